@@ -22,6 +22,62 @@ def train():
     """Train a model from a TOML config (teacher, decoder, classifier)."""
 
 
+def user_errors():
+    from .checkpoint import CheckpointError
+    from .config import ConfigError
+    from .data import DataError, ImageError
+    return (CheckpointError, ConfigError, DataError, ImageError)
+
+
+@train.command("teacher")
+@click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False), help="TOML config (see pagoda_inverse/configs/teacher_fmnist.toml).")
+@click.option("--run-dir", default=None, help="Override train.run_dir.")
+@click.option("--resume", is_flag=True, help="Continue from RUN_DIR/checkpoint.safetensors.")
+@click.option("--total-steps", type=int, default=None, help="Override train.total_steps.")
+@click.option("--max-minutes", type=float, default=None, help="Stop with a checkpoint after this long.")
+def train_teacher_cmd(config_path, run_dir, resume, total_steps, max_minutes):
+    """Train the EDM teacher at low resolution (single process, or under torchrun)."""
+    try:
+        from .train.teacher import load_config, train_teacher
+        cfg = load_config(config_path)
+        if run_dir:
+            cfg.train.run_dir = run_dir
+        if total_steps is not None:
+            cfg.train.total_steps = total_steps
+        if max_minutes is not None:
+            cfg.train.max_minutes = max_minutes
+        trainer = train_teacher(cfg, resume=resume)
+    except user_errors() as e:
+        raise UserError(str(e))
+    if trainer.d.is_main:
+        click.echo(f"step {trainer.step}/{cfg.train.total_steps}; state in {trainer.dir}")
+
+
+@main.command()
+@click.option("--model", default="fmnist-teacher", show_default=True, help="Shipped model name or .safetensors path.")
+@click.option("--out", "out_path", default="samples.png", show_default=True, type=click.Path(dir_okay=False), help="PNG grid to write.")
+@click.option("--per-class", default=8, show_default=True, type=click.IntRange(1, 64), help="Samples per class (one row each).")
+@click.option("--steps", default=18, show_default=True, type=click.IntRange(2, 1000), help="Karras levels of the Heun sampler.")
+@click.option("--guidance", default=1.0, show_default=True, type=float, help="Classifier-free guidance weight w (1 = none).")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--scale", default=4, show_default=True, type=click.IntRange(1, 32), help="Nearest-neighbour zoom of the grid.")
+def sample(model, out_path, per_class, steps, guidance, seed, scale):
+    """Generate a grid of class-conditional samples, one row per class."""
+    import torch
+    from .data import make_grid, save_image, upsample_nearest
+    from .teacher import heun_samples, load_teacher
+    try:
+        D = load_teacher(model)
+        k = max(D.net.cfg.num_classes, 1)
+        labels = torch.arange(k).repeat_interleave(per_class) if D.net.cfg.num_classes else None
+        x = heun_samples(D, labels, steps, guidance, seed, batch=per_class, progress=True)
+        x = upsample_nearest(x, x.shape[-1] * scale)
+        save_image(make_grid(x, nrow=per_class, pad=2), out_path)
+    except user_errors() as e:
+        raise UserError(str(e))
+    click.echo(f"wrote {out_path}: {x.shape[0]} samples, {2 * steps - 1} network evaluations each")
+
+
 def run():
     main(prog_name="pagoda-inverse")
 

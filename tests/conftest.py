@@ -1,0 +1,58 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURE_FMNIST = ROOT / "tests" / "fixtures" / "fashion-mnist"
+
+TINY_TEACHER = """
+[model]
+resolution = 8
+channels = 1
+model_channels = 16
+channel_mult = [1, 2]
+num_res_blocks = 1
+attn_resolutions = [4]
+dropout = 0.1
+num_classes = 10
+
+[data]
+dataset = "fashion_mnist"
+root = "{root}"
+resolution = 8
+channels = 1
+
+[train]
+run_dir = "{run_dir}"
+batch_size = {batch_size}
+lr = 1e-3
+warmup_steps = 5
+total_steps = {total_steps}
+ema_halflife_kimg = 0.5
+seed = 3
+log_every = {log_every}
+checkpoint_every = {checkpoint_every}
+checkpoint_minutes = 1000
+save_all_ranks = true
+"""
+
+
+@pytest.fixture
+def tiny_teacher_config(tmp_path):
+    """Write a tiny teacher config over the committed fixture; returns a function of overrides."""
+    def make(name="run", total_steps=6, batch_size=16, log_every=1, checkpoint_every=2):
+        run_dir = tmp_path / name
+        path = tmp_path / f"{name}.toml"
+        path.write_text(TINY_TEACHER.format(root=FIXTURE_FMNIST, run_dir=run_dir, total_steps=total_steps,
+                                            batch_size=batch_size, log_every=log_every, checkpoint_every=checkpoint_every))
+        return path, run_dir
+    return make
+
+
+def cli(*args, env=None, **kw) -> subprocess.CompletedProcess:
+    """Run the installed CLI entry point in a subprocess."""
+    return subprocess.run([sys.executable, "-m", "pagoda_inverse.cli", *map(str, args)], capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, **kw)

@@ -1,0 +1,86 @@
+"""Training infrastructure: torchrun data parallelism, exact resume after a kill, safe loading."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from pagoda_inverse import checkpoint
+from pagoda_inverse.teacher import load_teacher
+
+from conftest import cli
+
+
+def tensors_of(path):
+    return checkpoint.load(path)[0]
+
+
+def assert_same_tensors(a, b):
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+
+
+def test_torchrun_two_cpu_ranks_end_identical(tiny_teacher_config):
+    cfg, run_dir = tiny_teacher_config("ddp", total_steps=4)
+    r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                        "-m", "pagoda_inverse.cli", "train", "teacher", "--config", str(cfg)],
+                       capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    r0, r1 = tensors_of(run_dir / "final-rank0.safetensors"), tensors_of(run_dir / "final-rank1.safetensors")
+    assert_same_tensors(r0, r1)
+    assert_same_tensors(tensors_of(run_dir / "final.safetensors"), r0)  # the model rank 0 exports
+    rows = [json.loads(line) for line in (run_dir / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [1, 2, 3, 4] and all(r["loss"] > 0 for r in rows)
+
+
+def test_resume_after_kill_continues_exactly(tiny_teacher_config):
+    steps = 300
+    cfg_a, dir_a = tiny_teacher_config("straight", total_steps=steps, batch_size=8, log_every=10, checkpoint_every=20)
+    assert cli("train", "teacher", "--config", cfg_a).returncode == 0
+
+    cfg_b, dir_b = tiny_teacher_config("killed", total_steps=steps, batch_size=8, log_every=10, checkpoint_every=20)
+    proc = subprocess.Popen([sys.executable, "-m", "pagoda_inverse.cli", "train", "teacher", "--config", str(cfg_b)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ckpt, deadline = dir_b / "checkpoint.safetensors", time.time() + 120
+    while time.time() < deadline and not (ckpt.exists() and checkpoint.read_meta(ckpt)["step"] >= 60):
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGKILL)  # no chance to save anything more
+    proc.wait()
+    killed_at = checkpoint.read_meta(ckpt)["step"]
+    assert 60 <= killed_at < steps, "the run was not killed mid-way"
+
+    r = cli("train", "teacher", "--config", cfg_b, "--resume")
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert_same_tensors(tensors_of(dir_a / "final.safetensors"), tensors_of(dir_b / "final.safetensors"))
+    assert_same_tensors(tensors_of(dir_a / "checkpoint.safetensors"), tensors_of(dir_b / "checkpoint.safetensors"))
+    log_a, log_b = ((d / "log.jsonl").read_text().splitlines() for d in (dir_a, dir_b))
+    losses = lambda log: [(json.loads(x)["step"], json.loads(x)["loss"]) for x in log]
+    assert losses(log_a) == losses(log_b)  # one row per logged step, none lost or repeated
+
+
+def test_resume_without_checkpoint_is_a_one_line_error(tiny_teacher_config):
+    cfg, _ = tiny_teacher_config("none")
+    r = cli("train", "teacher", "--config", cfg, "--resume")
+    assert r.returncode == 2 and "no checkpoint" in r.stderr and "Traceback" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_bad_config_key_is_reported(tmp_path):
+    p = tmp_path / "bad.toml"
+    p.write_text("[model]\nwidth = 3\n")
+    r = cli("train", "teacher", "--config", p)
+    assert r.returncode == 2 and "unknown key(s) ['width']" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_pickle_checkpoint_is_refused(tmp_path):
+    p = tmp_path / "teacher.safetensors"
+    torch.save({"net/conv_in.weight": torch.zeros(1)}, p)
+    with pytest.raises(checkpoint.CheckpointError, match="pickle"):
+        load_teacher(p)
+    r = cli("sample", "--model", p, "--out", tmp_path / "x.png")
+    assert r.returncode == 2 and "never unpickles" in r.stderr and not (tmp_path / "x.png").exists()
