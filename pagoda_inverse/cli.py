@@ -54,6 +54,31 @@ def train_teacher_cmd(config_path, run_dir, resume, total_steps, max_minutes):
 
 
 @main.command()
+@click.argument("image_a", type=click.Path(dir_okay=False))
+@click.argument("image_b", type=click.Path(dir_okay=False))
+@click.option("--net", type=click.Choice(["alex", "vgg"]), default="alex", show_default=True, help="LPIPS trunk.")
+def metrics(image_a, image_b, net):
+    """PSNR, SSIM and LPIPS between two images of one size."""
+    from .data import load_image
+    from .metrics import lpips, psnr, ssim
+    from .metrics.quality import SSIM_WINDOW_RULE
+    try:
+        a, b = load_image(image_a), load_image(image_b)
+        if a.shape[0] != b.shape[0]:  # one gray, one colour: compare both as RGB
+            a, b = load_image(image_a, channels=3), load_image(image_b, channels=3)
+        if a.shape != b.shape:
+            raise UserError(f"{image_a} is {a.shape[2]}x{a.shape[1]} but {image_b} is {b.shape[2]}x{b.shape[1]}; "
+                            "metrics compare images of one size")
+        a, b = a[None], b[None]
+        d = lpips.lpips_distance(a, b, net=net)
+    except user_errors() + (lpips.LPIPSWeightsError,) as e:
+        raise UserError(str(e))
+    click.echo(f"PSNR  {psnr(a, b).item():.4f} dB (data range 1)")
+    click.echo(f"SSIM  {ssim(a, b).item():.4f} ({SSIM_WINDOW_RULE})")
+    click.echo(f"LPIPS {d.item():.4f} (v0.1 {net}, trunk from {lpips.lpips_model(net).trunk_source}; {lpips.LPIPS_RESIZE_RULE})")
+
+
+@main.command()
 @click.option("--model", default="fmnist-teacher", show_default=True, help="Shipped model name or .safetensors path.")
 @click.option("--out", "out_path", default="samples.png", show_default=True, type=click.Path(dir_okay=False), help="PNG grid to write.")
 @click.option("--per-class", default=8, show_default=True, type=click.IntRange(1, 64), help="Samples per class (one row each).")

@@ -1,0 +1,34 @@
+"""Per-image PSNR and SSIM through piq, images (B, C, H, W) in [0, 1], data_range = 1.0.
+
+PSNR = -10 log10(MSE + 1e-8) over all pixels and channels (piq's epsilon caps identical images
+at 80 dB). SSIM is Wang et al. (2004) as piq computes it: an 11x11 Gaussian window with
+sigma 1.5, K1 = 0.01, K2 = 0.03, valid (unpadded) filtering, averaged over channels. Window rule
+(SSIM_WINDOW_RULE): images whose shorter side is under 11 px (our 8x8 samples) use the largest
+odd window that fits, same sigma; nothing is resized.
+"""
+import piq
+import torch
+
+DATA_RANGE = 1.0
+SSIM_WINDOW = 11
+SSIM_WINDOW_RULE = (f"Gaussian window {SSIM_WINDOW}x{SSIM_WINDOW}, sigma 1.5; "
+                    f"images under {SSIM_WINDOW} px use the largest odd window that fits")
+
+
+def _check(x: torch.Tensor, y: torch.Tensor, name: str) -> None:
+    if x.shape != y.shape or x.ndim != 4:
+        raise ValueError(f"{name} wants two (B, C, H, W) batches of one shape, got {tuple(x.shape)} and {tuple(y.shape)}")
+
+
+def psnr(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Per-image PSNR in dB (B,)."""
+    _check(x, y, "psnr")
+    return piq.psnr(x.float(), y.float(), data_range=DATA_RANGE, reduction="none")
+
+
+def ssim(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Per-image SSIM (B,)."""
+    _check(x, y, "ssim")
+    side = min(x.shape[-2:])
+    window = SSIM_WINDOW if side >= SSIM_WINDOW else side - (1 - side % 2)
+    return piq.ssim(x.float(), y.float(), kernel_size=window, kernel_sigma=1.5, data_range=DATA_RANGE, reduction="none")
