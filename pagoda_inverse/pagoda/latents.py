@@ -1,0 +1,72 @@
+"""Latent pairs: every training image (and its mirror) encoded once by the teacher's PF-ODE.
+
+The cache is a folder of chunk files in the project's checkpoint format; each chunk records
+the teacher's hash and the encoder settings, so a stale cache is refused, and an interrupted
+encoding resumes at the first missing chunk. Later stages reuse the latents unchanged.
+"""
+import hashlib
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+
+from .. import checkpoint
+from ..diffusion import EDMPrecond, encode
+
+
+@dataclass
+class LatentConfig:
+    dir: str = "cache/latents"
+    levels: int = 40  # Karras levels of the encoder (2 * (levels - 1) network evaluations)
+    mirror: bool = True  # also encode each image's horizontal mirror
+    chunk: int = 2000  # images per chunk file
+    batch: int = 500
+
+
+def file_hash(path: str | Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+
+
+def encode_dataset(D: EDMPrecond, teacher_hash: str, x_low: torch.Tensor, y: torch.Tensor, cfg: LatentConfig,
+                   progress: bool = True) -> Path:
+    """Encode x_low (N, C, h, w) in [-1, 1] at the teacher's resolution into cfg.dir."""
+    from tqdm.auto import tqdm
+
+    out = Path(cfg.dir)
+    out.mkdir(parents=True, exist_ok=True)
+    flips = (False, True) if cfg.mirror else (False,)
+    jobs = [(f, s) for f in flips for s in range(0, len(x_low), cfg.chunk)]
+    meta_base = {"kind": "latents", "teacher": teacher_hash, "levels": cfg.levels, "clamp": True}
+    device = next(D.parameters()).device
+    for flip, start in tqdm(jobs, disable=not progress, desc="encoding"):
+        path = out / f"{'mirror' if flip else 'plain'}-{start:07d}.safetensors"
+        if path.exists():
+            meta = checkpoint.read_meta(path)
+            if {k: meta.get(k) for k in meta_base} != meta_base:
+                raise checkpoint.CheckpointError(f"{path} was encoded with other settings or another teacher; "
+                                                 f"delete {out} to re-encode")
+            continue
+        idx = torch.arange(start, min(start + cfg.chunk, len(x_low)))
+        zs = []
+        for b in range(0, len(idx), cfg.batch):
+            i = idx[b:b + cfg.batch]
+            xb = x_low[i].to(device)
+            zs.append(encode(D, xb.flip(-1) if flip else xb, y[i].to(device), cfg.levels, clamp=True).cpu())
+        checkpoint.save(path, {"z": torch.cat(zs), "index": idx}, {**meta_base, "flip": flip})
+    return out
+
+
+def load_latents(cfg: LatentConfig, teacher_hash: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(z, index into the dataset, flip flag) of every cached pair."""
+    files = sorted(Path(cfg.dir).glob("*.safetensors"))
+    if not files:
+        raise checkpoint.CheckpointError(f"no latents in {cfg.dir}: run `pagoda-inverse encode-dataset` first")
+    zs, idx, flips = [], [], []
+    for f in files:
+        tensors, meta = checkpoint.load(f)
+        if meta.get("teacher") != teacher_hash or meta.get("levels") != cfg.levels:
+            raise checkpoint.CheckpointError(f"{f} was encoded by another teacher or level count; delete {cfg.dir} to re-encode")
+        zs.append(tensors["z"])
+        idx.append(tensors["index"])
+        flips.append(torch.full_like(tensors["index"], int(meta["flip"]), dtype=torch.bool))
+    return torch.cat(zs), torch.cat(idx), torch.cat(flips)

@@ -1,0 +1,165 @@
+"""Stages 2 and 3: distil the one-step decoder from the teacher's latent pairs and grow it
+(PAGODA.md): L = L_rec + lambda * w * L_G, one generator step then one discriminator step."""
+import copy
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch.nn.parallel import DistributedDataParallel as DDP
+
+from .. import checkpoint
+from ..config import ConfigError, from_dict, load_toml, to_dict
+from ..data import DataConfig, load_training_data
+from ..metrics.lpips import lpips_input, lpips_model
+from ..pagoda import augment
+from ..pagoda.decoder import Decoder, load_decoder, save_decoder_meta
+from ..pagoda.discriminator import ProjectionDiscriminator, hinge_d_loss, hinge_g_loss
+from ..pagoda.latents import LatentConfig, encode_dataset, file_hash, load_latents
+from ..teacher import load_teacher, resolve
+from .loop import Trainer, TrainConfig, batch_indices, ema_update, setup_distributed
+
+
+@dataclass
+class LossConfig:
+    lpips_net: str = "alex"
+    pixel_weight: float = 0.0  # optional squared error added to LPIPS (off: PaGoDA uses LPIPS only)
+    adv_weight: float = 0.2  # lambda: 0.2 at the teacher's resolution, 1.0 when growing; 0 = reconstruction only
+    adaptive: bool = True  # w = clip(|grad_W L_rec| / (|grad_W L_G| + 1e-4), 0.01, 10), W = the last conv
+    adaptive_min: float = 0.01
+    adaptive_max: float = 10.0
+
+
+@dataclass
+class DiscConfig:
+    width: int = 64
+    lr: float = 2e-3
+
+
+@dataclass
+class DecoderTrainConfig:
+    teacher: str = "fmnist-teacher"
+    stage: str = "base"  # "base": G from the teacher at its resolution; "grow": one 2x stage on `init`
+    init: str | None = None  # the decoder file to grow from
+    trainable_up_blocks: int = 2  # U-Net up-path blocks left trainable when growing
+    latents: LatentConfig = field(default_factory=LatentConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    disc: DiscConfig = field(default_factory=DiscConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+
+def load_config(path) -> DecoderTrainConfig:
+    cfg = from_dict(DecoderTrainConfig, load_toml(path))
+    if cfg.stage not in ("base", "grow"):
+        raise ConfigError(f"stage must be 'base' or 'grow', not {cfg.stage!r}")
+    if cfg.stage == "grow" and not cfg.init:
+        raise ConfigError("stage 'grow' needs init = the decoder file to grow from")
+    return cfg
+
+
+def adaptive_weight(L_rec: torch.Tensor, L_G: torch.Tensor, W: torch.Tensor, lo: float, hi: float) -> torch.Tensor:
+    """w = clip(||grad_W L_rec|| / (||grad_W L_G|| + 1e-4), lo, hi), a constant (stop-gradient)."""
+    g_rec = torch.autograd.grad(L_rec, W, retain_graph=True)[0]
+    g_adv = torch.autograd.grad(L_G, W, retain_graph=True)[0]
+    return (g_rec.norm() / (g_adv.norm() + 1e-4)).clamp(lo, hi).detach()
+
+
+def build_decoder(cfg: DecoderTrainConfig, device) -> Decoder:
+    if cfg.stage == "base":
+        return Decoder.from_teacher(load_teacher(cfg.teacher)).to(device)
+    G = load_decoder(cfg.init).to(device)
+    G.grow()
+    G.freeze_for_growth(cfg.trainable_up_blocks)
+    return G
+
+
+def train_decoder(cfg: DecoderTrainConfig, resume: bool = False) -> Trainer:
+    d = setup_distributed()
+    torch.manual_seed(cfg.train.seed)
+    teacher_hash = file_hash(resolve(cfg.teacher))
+    if d.is_main and not resume:
+        D = load_teacher(cfg.teacher, d.device)
+        low = DataConfig(cfg.data.dataset, cfg.data.root, D.net.cfg.resolution, cfg.data.channels)
+        x_low, y_low, _ = load_training_data(low)
+        encode_dataset(D, teacher_hash, x_low, y_low, cfg.latents)
+    if d.world > 1:
+        torch.distributed.barrier()
+    z_all, idx_all, flip_all = load_latents(cfg.latents, teacher_hash)
+    x_all, y_all, num_classes = load_training_data(cfg.data)
+    x_all, y_all = x_all.to(d.device), y_all.to(d.device)
+    z_all, idx_all, flip_all = z_all.to(d.device), idx_all.to(d.device), flip_all.to(d.device)
+
+    G = build_decoder(cfg, d.device).train()
+    if G.resolution != cfg.data.resolution:
+        raise ConfigError(f"the decoder outputs {G.resolution}x{G.resolution} but data.resolution = {cfg.data.resolution}")
+    ema = copy.deepcopy(G).eval().requires_grad_(False)
+    disc = ProjectionDiscriminator(G.resolution, cfg.data.channels, cfg.disc.width, G.cfg.model.num_classes).to(d.device)
+    opt_g = torch.optim.RAdam([p for p in G.parameters() if p.requires_grad], lr=cfg.train.lr)
+    opt_d = torch.optim.RAdam(disc.parameters(), lr=cfg.disc.lr)
+    G_ddp, disc_ddp = (DDP(G), DDP(disc)) if d.world > 1 else (G, disc)
+    lpips_net = lpips_model(cfg.loss.lpips_net, str(d.device))
+    W = G.net.head[-1].weight  # the last conv layer, for the adaptive weight
+    sigma_max, res, local = G.cfg.sigma_max, G.resolution, cfg.train.batch_size // d.world
+    n_cls = max(G.cfg.model.num_classes, 1)
+
+    def export(step):
+        return save_decoder_meta(ema, teacher_hash, training={"step": step, "config": to_dict(cfg)})
+
+    trainer = Trainer(cfg.train, d, {"G": G, "ema": ema, "disc": disc}, {"G": opt_g, "disc": opt_d}, export, to_dict(cfg))
+    if resume:
+        trainer.resume()
+
+    def fresh_batch():
+        """Fresh noise z' ~ N(0, sigma_max^2 I) and random labels: the adversarial term's fakes."""
+        y = torch.randint(0, n_cls, (local,), device=d.device) if G.cfg.model.num_classes else None
+        return torch.randn(local, G.cfg.model.channels, *z_all.shape[-2:], device=d.device) * sigma_max, y
+
+    def real_images(pair):
+        x = x_all[idx_all[pair]]
+        return torch.where(flip_all[pair][:, None, None, None], x.flip(-1), x), y_all[idx_all[pair]]
+
+    def train_step(step):
+        # Generator: reconstruction on real pairs (z = Enc(x), x), adversarial on G(fresh noise).
+        pair = batch_indices(len(z_all), cfg.train, d, step).to(d.device)
+        x, y = real_images(pair)
+        x_hat = G_ddp(z_all[pair], y if G.cfg.model.num_classes else None)
+        p = augment.draw(local, res, device=d.device)  # the same augmentation on both arguments
+        a_hat, a = augment.apply(x_hat, p), augment.apply(x, p)
+        L_rec = lpips_net(lpips_input((a_hat + 1) / 2), lpips_input((a + 1) / 2), normalize=True).mean()
+        if cfg.loss.pixel_weight:
+            L_rec = L_rec + cfg.loss.pixel_weight * F.mse_loss(x_hat, x)
+        scalars = {"L_rec": L_rec.item()}
+        loss = L_rec
+        if cfg.loss.adv_weight:
+            disc.requires_grad_(False)  # the generator step does not train the discriminator
+            z_f, y_f = fresh_batch()
+            fake = G_ddp(z_f, y_f)
+            L_G = hinge_g_loss(disc(augment.apply(fake, augment.draw(local, res, device=d.device)), y_f))
+            w = adaptive_weight(L_rec, L_G, W, cfg.loss.adaptive_min, cfg.loss.adaptive_max) \
+                if cfg.loss.adaptive else torch.ones(())
+            loss = L_rec + cfg.loss.adv_weight * w * L_G
+            scalars.update(L_G=L_G.item(), w=w.item())
+        opt_g.zero_grad(set_to_none=True)
+        loss.backward()
+        disc.requires_grad_(True)
+        opt_g.step()
+        ema_update(ema, G, cfg.train, step)
+        if cfg.loss.adv_weight:
+            # Discriminator, on its own batch of real images and fresh fakes.
+            real_pair = torch.randint(0, len(z_all), (local,), device=d.device)
+            x_r, y_r = real_images(real_pair)
+            with torch.no_grad():
+                z_f, y_f = fresh_batch()
+                fake = G(z_f, y_f)
+            n = x_r.shape[0]
+            scores = disc_ddp(augment.apply(torch.cat([x_r, fake]), augment.draw(2 * n, res, device=d.device)),
+                              torch.cat([y_r, y_f]) if y_f is not None else None)
+            L_D = hinge_d_loss(scores[:n], scores[n:])
+            opt_d.zero_grad(set_to_none=True)
+            L_D.backward()
+            opt_d.step()
+            scalars["L_D"] = L_D.item()
+        return scalars
+
+    trainer.run(train_step)
+    return trainer

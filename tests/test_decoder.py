@@ -1,0 +1,119 @@
+"""The one-step decoder: a copy of the teacher at sigma_max, and growth that starts from the old decoder."""
+import torch
+import torch.nn.functional as F
+
+from pagoda_inverse.diffusion import precond_coefficients
+from pagoda_inverse.nets import UNetConfig
+from pagoda_inverse.pagoda import Decoder
+from pagoda_inverse.teacher import build_teacher
+
+TINY = UNetConfig(resolution=8, channels=1, model_channels=16, channel_mult=[1, 2], num_res_blocks=1,
+                  attn_resolutions=[4], dropout=0.0, num_classes=10)
+
+
+def trained_like_decoder(seed=0):
+    """A decoder with all weights random (the zero-initialised convs too), as after some training."""
+    torch.manual_seed(seed)
+    D = build_teacher(TINY)
+    for p in D.parameters():
+        p.data.normal_(0, 0.05)
+    return D, Decoder.from_teacher(D)
+
+
+def test_decoder_is_teacher_network_at_sigma_max():
+    D, G = trained_like_decoder()
+    z, y = torch.randn(4, 1, 8, 8) * 80, torch.arange(4)
+    sigma = torch.full((4,), 80.0)
+    _, _, c_in, c_noise = precond_coefficients(sigma)
+    torch.testing.assert_close(G(z, y), D.net(c_in[:, None, None, None] * z, c_noise, y))
+
+
+def test_grow_starts_near_nearest_upsampled_decoder():
+    _, G = trained_like_decoder()
+    z, y = torch.randn(8, 1, 8, 8) * 80, torch.randint(0, 10, (8,))
+    with torch.no_grad():
+        before = G(z, y)
+        G.grow()
+        after = G(z, y)
+    assert G.resolution == 16 and after.shape == (8, 1, 16, 16)
+    up = F.interpolate(before, scale_factor=2, mode="nearest")
+    rel = ((after - up).norm() / up.norm()).item()
+    assert rel < 0.5, rel  # only the head's 3x3 conv sees the new neighbours
+    # The features entering the head are exactly the nearest-upsampled old ones.
+    emb = G.net.embed(torch.full((8,), 80.0).log() / 4, y)
+    _, _, c_in, _ = precond_coefficients(torch.tensor(80.0))
+    h = G.net.features(c_in * z, emb)
+    torch.testing.assert_close(G.stages[0](h, emb), F.interpolate(h, scale_factor=2, mode="nearest"))
+
+
+def test_frozen_parameters_get_no_gradient_and_new_ones_do():
+    _, G = trained_like_decoder()
+    G.grow()
+    G.freeze_for_growth(trainable_up_blocks=2)
+    G(torch.randn(2, 1, 8, 8) * 80, torch.tensor([1, 2])).square().mean().backward()
+    frozen = [G.net.map_layer, G.net.map_label, G.net.conv_in, G.net.enc, G.net.mid, G.net.dec[0]]
+    for m in frozen:
+        assert all(p.grad is None for p in m.parameters())
+    for m in (G.stages, G.net.head, G.net.dec[-1], G.net.dec[-2]):
+        assert all(p.grad is not None for p in m.parameters() if p.requires_grad) and any(p.requires_grad for p in m.parameters())
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in G.stages[0].parameters())
+
+
+def test_adaptive_weight_is_gradient_norm_ratio():
+    from pagoda_inverse.train.decoder import adaptive_weight
+    W = torch.nn.Parameter(torch.ones(3))
+    a, b = torch.tensor([3.0, 0.0, 4.0]), torch.tensor([0.0, 1.0, 0.0])
+    w = adaptive_weight((W * a).sum(), (W * b).sum(), W, 0.01, 10.0)
+    assert abs(w.item() - 5.0 / (1.0 + 1e-4)) < 1e-5 and not w.requires_grad
+    assert adaptive_weight((W * a).sum(), (W * b * 1e-6).sum(), W, 0.01, 10.0).item() == 10.0  # clipped
+
+
+def test_diffaugment_neutral_is_identity_and_translation_shifts():
+    from pagoda_inverse.pagoda import augment
+    x = torch.rand(2, 1, 8, 8)
+    p = augment.draw(2, 8)
+    p.update(brightness=torch.zeros(2, 1, 1, 1), saturation=torch.ones(2, 1, 1, 1), contrast=torch.ones(2, 1, 1, 1),
+             shift=torch.tensor([[0, 0], [1, -2]]), cut_size=0)
+    out = augment.apply(x, p)
+    torch.testing.assert_close(out[0], x[0])
+    torch.testing.assert_close(out[1, :, 1:, :-2], x[1, :, :-1, 2:])  # down 1, left 2
+    assert (out[1, :, 0] == 0).all() and (out[1, :, :, -2:] == 0).all()
+    p.update(shift=torch.zeros(2, 2, dtype=torch.long), cut_size=2, cut_offset=torch.tensor([[4, 4], [0, 0]]))
+    out = augment.apply(torch.ones(2, 1, 8, 8), p)
+    assert (out[0] == 0).sum() == 4 and (out[1] == 0).sum() == 1  # clipped at the corner
+
+
+def test_decoder_training_base_then_grow(tmp_path):
+    from pagoda_inverse.pagoda.decoder import load_decoder
+    from pagoda_inverse.teacher import save_teacher
+    from pagoda_inverse.train.decoder import load_config, train_decoder
+    from conftest import FIXTURE_FMNIST
+    torch.manual_seed(0)
+    save_teacher(tmp_path / "teacher.safetensors", build_teacher(TINY))
+    common = f"""teacher = "{tmp_path / 'teacher.safetensors'}"
+[latents]
+dir = "{tmp_path / 'latents'}"
+levels = 4
+chunk = 200
+[loss]
+adv_weight = {{adv}}
+[disc]
+width = 8
+[train]
+batch_size = 8
+total_steps = 3
+log_every = 1
+"""
+    (tmp_path / "base.toml").write_text(common.format(adv=0.2) + f'run_dir = "{tmp_path / "base"}"\n'
+                                        f'[data]\nroot = "{FIXTURE_FMNIST}"\nresolution = 8\n')
+    train_decoder(load_config(tmp_path / "base.toml"))
+    assert len(list((tmp_path / "latents").glob("*.safetensors"))) == 4  # 300 images + mirrors, chunks of 200
+    (tmp_path / "grow.toml").write_text(f'stage = "grow"\ninit = "{tmp_path / "base" / "final.safetensors"}"\n'
+                                        + common.format(adv=1.0) + f'run_dir = "{tmp_path / "grow"}"\n'
+                                        f'[data]\nroot = "{FIXTURE_FMNIST}"\nresolution = 16\n')
+    train_decoder(load_config(tmp_path / "grow.toml"))
+    G = load_decoder(tmp_path / "grow" / "final.safetensors")
+    assert G.resolution == 16 and G(torch.randn(2, 1, 8, 8) * 80, torch.tensor([0, 1])).isfinite().all()
+    import json
+    rows = [json.loads(r) for r in (tmp_path / "grow" / "log.jsonl").read_text().splitlines()]
+    assert len(rows) == 3 and all(0.01 <= r["w"] <= 10 and r["L_rec"] > 0 for r in rows)
