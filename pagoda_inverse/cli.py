@@ -54,8 +54,8 @@ def train_teacher_cmd(config_path, run_dir, resume, total_steps, max_minutes):
 
 
 @main.command()
-@click.argument("image_a", type=click.Path(dir_okay=False))
-@click.argument("image_b", type=click.Path(dir_okay=False))
+@click.argument("image_a", type=click.Path())
+@click.argument("image_b", type=click.Path())
 @click.option("--net", type=click.Choice(["alex", "vgg"]), default="alex", show_default=True, help="LPIPS trunk.")
 def metrics(image_a, image_b, net):
     """PSNR, SSIM and LPIPS between two images of one size."""
