@@ -53,6 +53,20 @@ def train_teacher_cmd(config_path, run_dir, resume, total_steps, max_minutes):
         click.echo(f"step {trainer.step}/{cfg.train.total_steps}; state in {trainer.dir}")
 
 
+@train.command("classifier")
+@click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False), help="TOML config (see pagoda_inverse/configs/classifier_fmnist.toml).")
+def train_classifier_cmd(config_path):
+    """Train the Fashion-MNIST classifier behind FID, KID and class accuracy."""
+    try:
+        from .train.classifier import load_config, train_classifier
+        cfg = load_config(config_path)
+        m = train_classifier(cfg, command=f"pagoda-inverse train classifier --config {config_path}", log=click.echo)
+    except user_errors() as e:
+        raise UserError(str(e))
+    by_res = ", ".join(f"{r}px {a:.4f}" for r, a in m["test_accuracy_by_resolution_fp32"].items())
+    click.echo(f"test accuracy (fp32) {by_res}; wrote {cfg.out} ({m['stored_dtype']})")
+
+
 @main.command()
 @click.argument("image_a", type=click.Path())
 @click.argument("image_b", type=click.Path())

@@ -9,12 +9,16 @@ import torch
 from click.testing import CliRunner
 
 from pagoda_inverse.cli import main
-from pagoda_inverse.data import load_image, save_image
-from pagoda_inverse.metrics import lpips_distance, psnr, ssim
+from pagoda_inverse.data import DataError, downsample, fashion_mnist_32, load_image, save_image
+from pagoda_inverse.metrics import class_accuracy, fid, lpips_distance, psnr, ssim
+from pagoda_inverse.metrics.classifier import SHIPPED_WEIGHTS, FashionMNISTJudge, to_judge_size
+from pagoda_inverse.metrics.fid import (FeatureStats, feature_stats, frechet_distance, kernel_distance, reference_features,
+                                         trace_sqrt_product)
 from pagoda_inverse.metrics.lpips import lpips_input, read_numpy_pickle
 
 REPO = Path(__file__).resolve().parents[1]
 LPIPS_REFERENCE = REPO.parent / "shared" / "lpips_reference"
+FMNIST_FIXTURE = REPO / "tests" / "fixtures" / "fashion-mnist"
 
 
 # -- LPIPS -------------------------------------------------------------------------------------
@@ -72,6 +76,91 @@ def test_ssim_identity_and_order():
         small, big = ssim(x, (x + 0.05 * torch.randn(x.shape, generator=g)).clamp(0, 1)), \
             ssim(x, (x + 0.3 * torch.randn(x.shape, generator=g)).clamp(0, 1))
         assert (small > big).all() and (small < 1).all()
+
+
+# -- FID, KID ----------------------------------------------------------------------------------
+
+def test_fid_of_identical_features_is_zero():
+    f = torch.randn(500, 16, generator=torch.Generator().manual_seed(0))
+    assert abs(frechet_distance(feature_stats(f), feature_stats(f))) < 1e-8
+
+
+def test_fid_of_diagonal_gaussians_matches_closed_form():
+    rng = np.random.default_rng(0)
+    mu1, mu2 = rng.normal(size=8), rng.normal(size=8)
+    v1, v2 = rng.uniform(0.1, 3, 8), rng.uniform(0.1, 3, 8)
+    closed = ((mu1 - mu2) ** 2).sum() + ((np.sqrt(v1) - np.sqrt(v2)) ** 2).sum()
+    assert frechet_distance(FeatureStats(mu1, np.diag(v1)), FeatureStats(mu2, np.diag(v2))) == pytest.approx(closed, rel=1e-10)
+    # estimated from samples, the same number up to sampling error
+    n = 200_000
+    s1 = feature_stats(mu1 + np.sqrt(v1) * rng.normal(size=(n, 8)))
+    s2 = feature_stats(mu2 + np.sqrt(v2) * rng.normal(size=(n, 8)))
+    assert frechet_distance(s1, s2) == pytest.approx(closed, rel=0.02)
+
+
+def test_trace_sqrt_product_of_full_covariances():
+    rng = np.random.default_rng(1)
+    a, b = rng.normal(size=(6, 6)), rng.normal(size=(6, 6))
+    s1, s2 = a @ a.T, b @ b.T  # PSD and not commuting
+    want = np.sqrt(np.linalg.eigvals(s1 @ s2).real).sum()  # S1 S2 has real non-negative eigenvalues
+    assert trace_sqrt_product(s1, s2) == pytest.approx(want, rel=1e-9)
+    assert trace_sqrt_product(s1, s1) == pytest.approx(np.trace(s1), rel=1e-9)
+
+
+def test_kid_is_the_unbiased_mmd_and_near_zero_on_one_distribution():
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(40, 5)), rng.normal(0.5, 1, size=(30, 5))
+    k = lambda p, q: (p @ q.T / 5 + 1) ** 3
+    m = 30  # a subset of the full size is a permutation: one subset gives the full unbiased MMD^2
+    mean, _ = kernel_distance(x[:m], y, num_subsets=1, subset_size=m)
+    kxx, kyy, kxy = k(x[:m], x[:m]), k(y, y), k(x[:m], y)
+    direct = sum(kxx[i, j] + kyy[i, j] for i in range(m) for j in range(m) if i != j) / (m * (m - 1)) - 2 * kxy.mean()
+    assert mean == pytest.approx(direct, rel=1e-10) and mean > 0.05
+    same, std = kernel_distance(rng.normal(size=(2000, 16)), rng.normal(size=(2000, 16)), num_subsets=20, subset_size=500)
+    assert abs(same) < 3 * std + 1e-3
+
+
+# -- the Fashion-MNIST judge -------------------------------------------------------------------
+
+def test_judge_resize_rule():
+    x = torch.rand(2, 1, 8, 8)
+    assert to_judge_size(x).shape == (2, 1, 32, 32)
+    assert torch.equal(to_judge_size(x), torch.nn.functional.interpolate(x, size=32, mode="bilinear", align_corners=False))
+    x32 = torch.rand(2, 1, 32, 32)
+    assert torch.equal(to_judge_size(x32), x32)
+    assert to_judge_size(torch.rand(2, 1, 64, 64)).shape == (2, 1, 32, 32)
+    with pytest.raises(ValueError, match="grayscale"):
+        to_judge_size(torch.rand(2, 3, 32, 32))
+
+
+@pytest.fixture(scope="module")
+def fmnist_fixture():
+    try:
+        x, y = fashion_mnist_32("test", FMNIST_FIXTURE)
+    except DataError:
+        pytest.skip("no Fashion-MNIST fixture in tests/fixtures/fashion-mnist")
+    return (x + 1) / 2, y
+
+
+def test_shipped_classifier_classifies_fixture_at_every_resolution(fmnist_fixture):
+    x, y = fmnist_fixture
+    judge = FashionMNISTJudge(SHIPPED_WEIGHTS)
+    assert judge.meta["test_accuracy"] >= 0.92  # the full test set, recorded at training time
+    assert judge.class_accuracy(x, y) >= 0.92
+    assert class_accuracy(downsample(x, 8), y) >= 0.85  # 8x8 samples go through the resize rule
+    assert judge.features(x[:4]).shape == (4, judge.net.feature_dim)
+
+
+def test_fid_api_and_reference_cache_on_fixture(fmnist_fixture, tmp_path):
+    x, _ = fmnist_fixture
+    judge = FashionMNISTJudge(SHIPPED_WEIGHTS)
+    assert abs(fid(x, x, judge)) < 1e-4
+    noisy = (x + 0.2 * torch.randn(x.shape, generator=torch.Generator().manual_seed(0))).clamp(0, 1)
+    assert fid(noisy, x, judge) > 5 * fid(x[: len(x) // 2], x[len(x) // 2:], judge)
+    first = reference_features("test", 8, judge, FMNIST_FIXTURE, cache_dir=tmp_path)
+    assert len(list(tmp_path.glob("*.safetensors"))) == 1
+    assert torch.equal(reference_features("test", 8, judge, FMNIST_FIXTURE, cache_dir=tmp_path), first)
+    assert torch.allclose(first, judge.features(downsample(x, 8)))
 
 
 # -- the `metrics` command ---------------------------------------------------------------------
