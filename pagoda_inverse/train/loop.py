@@ -166,7 +166,7 @@ class Trainer:
         handler = lambda *_: setattr(self, "_stop", True)
         old = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGINT)}
         t_start = t_ckpt = t_log = time.time()
-        imgs_since_log, sums = 0, {}
+        steps_since_log, sums = 0, {}
         bar = tqdm(total=cfg.total_steps, initial=self.step, disable=None if self.d.is_main else True,
                    dynamic_ncols=True, file=sys.stderr)
         try:
@@ -175,21 +175,20 @@ class Trainer:
                 self.set_lr()
                 scalars = train_step(self.step)
                 self.step += 1
-                imgs_since_log += cfg.batch_size
+                steps_since_log += 1
                 for k, v in scalars.items():
                     sums[k] = sums.get(k, 0.0) + v
                 bar.update(1)
                 now = time.time()
                 if self.step % cfg.log_every == 0 or self.step == cfg.total_steps:
-                    n = self.step % cfg.log_every or cfg.log_every
                     row = {"step": self.step, "kimg": self.step * cfg.batch_size / 1000,
-                           **{k: v / n for k, v in sums.items()},
-                           "images_per_s": imgs_since_log / max(now - t_log, 1e-9),
+                           **{k: v / steps_since_log for k, v in sums.items()},  # means since the last row
+                           "images_per_s": steps_since_log * cfg.batch_size / max(now - t_log, 1e-9),
                            "lr": next(iter(self.optimizers.values())).param_groups[0]["lr"],
                            "elapsed_s": now - t_start}
                     self.log(row)
                     bar.set_postfix({k: f"{v:.4g}" for k, v in row.items() if k in scalars})
-                    sums, imgs_since_log, t_log = {}, 0, now
+                    sums, steps_since_log, t_log = {}, 0, now
                 if self.d.is_main:
                     if cfg.snapshot_every and self.step % cfg.snapshot_every == 0:
                         self.write_model(self.dir / "snapshots" / f"ema-{self.step:07d}.safetensors")
