@@ -68,6 +68,16 @@ def test_psnr_of_constant_offset_is_closed_form():
     assert psnr(x, y).tolist() == pytest.approx([20.0, 40.0], abs=1e-3)  # -10 log10(offset^2)
 
 
+def test_psnr_agrees_with_piq_and_has_no_ceiling():
+    import piq
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(3, 1, 32, 32, generator=g)
+    y = (x + torch.tensor([0.1, 0.03, 0.01])[:, None, None, None] * torch.randn(x.shape, generator=g)).clamp(0, 1)
+    torch.testing.assert_close(psnr(x, y), piq.psnr(x, y, data_range=1.0, reduction="none"), atol=1e-3, rtol=0)
+    z = x.double() + 1e-5  # MSE 1e-10: 100 dB, where piq's epsilon would read 80
+    assert psnr(x.double(), z).tolist() == pytest.approx([100.0] * 3, abs=1e-3)
+
+
 def test_ssim_identity_and_order():
     g = torch.Generator().manual_seed(0)
     for size in (8, 32):
