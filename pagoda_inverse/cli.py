@@ -29,28 +29,54 @@ def user_errors():
     return (CheckpointError, ConfigError, DataError, ImageError)
 
 
-@train.command("teacher")
-@click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False), help="TOML config (see pagoda_inverse/configs/teacher_fmnist.toml).")
-@click.option("--run-dir", default=None, help="Override train.run_dir.")
-@click.option("--resume", is_flag=True, help="Continue from RUN_DIR/checkpoint.safetensors.")
-@click.option("--total-steps", type=int, default=None, help="Override train.total_steps.")
-@click.option("--max-minutes", type=float, default=None, help="Stop with a checkpoint after this long.")
-def train_teacher_cmd(config_path, run_dir, resume, total_steps, max_minutes):
-    """Train the EDM teacher at low resolution (single process, or under torchrun)."""
+def run_options(example: str):
+    """The options every `train` subcommand shares."""
+    def decorate(f):
+        for opt in reversed([
+            click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False),
+                         help=f"TOML config (see {example})."),
+            click.option("--run-dir", default=None, help="Override train.run_dir."),
+            click.option("--resume", is_flag=True, help="Continue from RUN_DIR/checkpoint.safetensors."),
+            click.option("--total-steps", type=int, default=None, help="Override train.total_steps."),
+            click.option("--max-minutes", type=float, default=None, help="Stop with a checkpoint after this long."),
+        ]):
+            f = opt(f)
+        return f
+    return decorate
+
+
+def run_training(load_config, train_fn, config_path, run_dir, resume, total_steps, max_minutes, **overrides):
+    """Load a config, apply the command-line overrides, train; user errors become one line."""
     try:
-        from .train.teacher import load_config, train_teacher
         cfg = load_config(config_path)
-        if run_dir:
-            cfg.train.run_dir = run_dir
-        if total_steps is not None:
-            cfg.train.total_steps = total_steps
-        if max_minutes is not None:
-            cfg.train.max_minutes = max_minutes
-        trainer = train_teacher(cfg, resume=resume)
+        for key, value in overrides.items():
+            if value is not None:
+                setattr(cfg, key, value)
+        for key, value in (("run_dir", run_dir), ("total_steps", total_steps), ("max_minutes", max_minutes)):
+            if value is not None:
+                setattr(cfg.train, key, value)
+        trainer = train_fn(cfg, resume=resume)
     except user_errors() as e:
         raise UserError(str(e))
     if trainer.d.is_main:
         click.echo(f"step {trainer.step}/{cfg.train.total_steps}; state in {trainer.dir}")
+
+
+@train.command("teacher")
+@run_options("pagoda_inverse/configs/teacher_fmnist.toml")
+def train_teacher_cmd(**kw):
+    """Train the EDM teacher at low resolution (single process, or under torchrun)."""
+    from .train.teacher import load_config, train_teacher
+    run_training(load_config, train_teacher, **kw)
+
+
+@train.command("decoder")
+@run_options("tests/test_decoder.py for a small one")
+@click.option("--stage", type=click.Choice(["base", "grow"]), default=None, help="Override the config's stage.")
+def train_decoder_cmd(stage, **kw):
+    """Distil the one-step decoder from the teacher (base) or grow it 2x (grow)."""
+    from .train.decoder import load_config, train_decoder
+    run_training(load_config, train_decoder, stage=stage, **kw)
 
 
 @train.command("classifier")

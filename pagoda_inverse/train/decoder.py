@@ -49,12 +49,7 @@ class DecoderTrainConfig:
 
 
 def load_config(path) -> DecoderTrainConfig:
-    cfg = from_dict(DecoderTrainConfig, load_toml(path))
-    if cfg.stage not in ("base", "grow"):
-        raise ConfigError(f"stage must be 'base' or 'grow', not {cfg.stage!r}")
-    if cfg.stage == "grow" and not cfg.init:
-        raise ConfigError("stage 'grow' needs init = the decoder file to grow from")
-    return cfg
+    return from_dict(DecoderTrainConfig, load_toml(path))
 
 
 def adaptive_weight(L_rec: torch.Tensor, L_G: torch.Tensor, W: torch.Tensor, lo: float, hi: float) -> torch.Tensor:
@@ -74,6 +69,10 @@ def build_decoder(cfg: DecoderTrainConfig, device) -> Decoder:
 
 
 def train_decoder(cfg: DecoderTrainConfig, resume: bool = False) -> Trainer:
+    if cfg.stage not in ("base", "grow"):
+        raise ConfigError(f"stage must be 'base' or 'grow', not {cfg.stage!r}")
+    if cfg.stage == "grow" and not cfg.init:
+        raise ConfigError("stage 'grow' needs init = the decoder file to grow from")
     d = setup_distributed()
     torch.manual_seed(cfg.train.seed)
     teacher_hash = file_hash(resolve(cfg.teacher))
