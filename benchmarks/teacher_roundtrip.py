@@ -56,6 +56,7 @@ def main():
     ap.add_argument("--levels", type=int, default=40)
     ap.add_argument("--guidance", type=float, default=2.0, help="w of the guided variant")
     ap.add_argument("--batch", type=int, default=500)
+    ap.add_argument("--variants", default="true_label,null_label,cfg", help="comma-separated subset of the variants")
     ap.add_argument("--snapshots", default=None, help="folder of EMA snapshots (ema-*.safetensors)")
     ap.add_argument("--data-dir", default=None)
     ap.add_argument("--out", default="benchmarks/results/teacher_roundtrip.json")
@@ -71,7 +72,10 @@ def main():
               "n_images": len(x), "levels": args.levels, "network_evaluations_per_direction": 2 * (args.levels - 1),
               "reference_N01": {"mean": 0.0, "std": 1.0, "per_image_std_mean": 1.0, "excess_kurtosis": 0.0},
               "variants": {}}
-    for name, labels, w in (("true_label", y, 1.0), ("null_label", None, 1.0), (f"true_label_cfg_w{args.guidance:g}", y, args.guidance)):
+    variants = {"true_label": (y, 1.0), "null_label": (None, 1.0), "cfg": (y, args.guidance)}
+    for key in args.variants.split(","):
+        labels, w = variants[key]
+        name = f"true_label_cfg_w{args.guidance:g}" if key == "cfg" else key
         result["variants"][name] = run_variant(D, x, labels, args.levels, w, args.batch)
         print(name, json.dumps(result["variants"][name]))
     if args.snapshots:
