@@ -17,13 +17,13 @@ from pagoda_inverse.metrics.fid import (FeatureStats, feature_stats, frechet_dis
 from pagoda_inverse.metrics.lpips import lpips_input, read_numpy_pickle
 
 REPO = Path(__file__).resolve().parents[1]
-LPIPS_REFERENCE = REPO.parent / "shared" / "lpips_reference"
+# A copy of ../shared/lpips_reference (richzhang/PerceptualSimilarity images, BSD-2, LICENSE inside).
+LPIPS_REFERENCE = REPO / "tests" / "fixtures" / "lpips_reference"
 FMNIST_FIXTURE = REPO / "tests" / "fixtures" / "fashion-mnist"
 
 
 # -- LPIPS -------------------------------------------------------------------------------------
 
-@pytest.mark.skipif(not LPIPS_REFERENCE.is_dir(), reason="../shared/lpips_reference is not beside the repository")
 def test_lpips_reproduces_published_alexnet_distances():
     expected = json.loads((LPIPS_REFERENCE / "expected.json").read_text())
     ref, p0, p1 = (load_image(LPIPS_REFERENCE / f"{n}.png")[None] for n in ("ex_ref", "ex_p0", "ex_p1"))
