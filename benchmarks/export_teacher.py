@@ -15,9 +15,10 @@ from pathlib import Path
 import torch
 
 from pagoda_inverse.data import downsample, fashion_mnist_32
-from pagoda_inverse.diffusion import decode_ode, encode, karras_sigmas
-from pagoda_inverse.metrics import class_accuracy, psnr
+from pagoda_inverse.diffusion import karras_sigmas
+from pagoda_inverse.metrics import class_accuracy
 from pagoda_inverse.teacher import heun_samples, load_teacher, save_teacher
+from teacher_roundtrip import roundtrip
 
 
 def main():
@@ -44,8 +45,7 @@ def main():
     result = {"command": "python " + " ".join(sys.argv), "denoiser_max_relative_difference": max(rel)}
     labels = torch.arange(10).repeat_interleave(args.n // 10)
     for name, D in (("float32", D32), ("float16", D16)):
-        z = encode(D, x, y)
-        p = psnr((decode_ode(D, z, y).clamp(-1, 1) + 1) / 2, (x + 1) / 2)
+        p = roundtrip(D, x, y)[1]
         samples = heun_samples(D, labels, args.steps, seed=0)
         result[name] = {"roundtrip_psnr_mean_db": p.mean().item(), "roundtrip_psnr_worst_db": p.min().item(),
                         "heun_sample_class_accuracy": class_accuracy(samples, labels),

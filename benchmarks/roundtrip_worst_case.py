@@ -13,14 +13,12 @@ from pathlib import Path
 import torch
 
 from pagoda_inverse.data import downsample, fashion_mnist_32
-from pagoda_inverse.diffusion import decode_ode, encode
-from pagoda_inverse.metrics import psnr
 from pagoda_inverse.teacher import load_teacher
+from teacher_roundtrip import roundtrip
 
 
 def roundtrip_psnr(D, x, y, levels=40, clamp=True):
-    back = decode_ode(D, encode(D, x, y, levels, clamp=clamp), y, levels, clamp=clamp)
-    return psnr((back.clamp(-1, 1) + 1) / 2, (x + 1) / 2).tolist()
+    return roundtrip(D, x, y, levels, clamp=clamp)[1].tolist()
 
 
 def main():

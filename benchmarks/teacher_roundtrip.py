@@ -33,17 +33,26 @@ def latent_stats(z: torch.Tensor) -> dict:
             "per_image_std_max": per_image_std.max().item(), "excess_kurtosis": kurt.item()}
 
 
-def run_variant(D, x, y, levels, guidance, batch, roundtrip=True) -> dict:
+def roundtrip(D, x, y, levels=40, guidance=1.0, clamp=True) -> tuple[torch.Tensor, torch.Tensor]:
+    """Encode x (in [-1, 1]), decode back along the same grid with the same label and clamp:
+    (z, per-image PSNR of the result against x)."""
+    z = encode(D, x, y, levels, guidance, clamp)
+    back = decode_ode(D, z, y, levels, guidance, clamp)
+    return z, psnr((back.clamp(-1, 1) + 1) / 2, (x + 1) / 2)
+
+
+def run_variant(D, x, y, levels, guidance, batch, with_roundtrip=True) -> dict:
     zs, psnrs, t0 = [], [], time.time()
     for i in range(0, len(x), batch):
         xb, yb = x[i:i + batch], (y[i:i + batch] if y is not None else None)
-        z = encode(D, xb, yb, levels, guidance, clamp=True)
+        if with_roundtrip:
+            z, p = roundtrip(D, xb, yb, levels, guidance)
+            psnrs.append(p)
+        else:
+            z = encode(D, xb, yb, levels, guidance, clamp=True)
         zs.append(z)
-        if roundtrip:
-            back = decode_ode(D, z, yb, levels, guidance, clamp=True)
-            psnrs.append(psnr((back.clamp(-1, 1) + 1) / 2, (xb + 1) / 2))
     out = {"latent": latent_stats(torch.cat(zs) / D.sigma_max), "seconds": time.time() - t0}
-    if roundtrip:
+    if with_roundtrip:
         p = torch.cat(psnrs)
         out["roundtrip_psnr_db"] = {"mean": p.mean().item(), "worst": p.min().item(), "median": p.median().item()}
     return out
@@ -58,6 +67,7 @@ def main():
     ap.add_argument("--batch", type=int, default=500)
     ap.add_argument("--variants", default="true_label,null_label,cfg", help="comma-separated subset of the variants")
     ap.add_argument("--snapshots", default=None, help="folder of EMA snapshots (ema-*.safetensors)")
+    ap.add_argument("--snapshot-n", type=int, default=None, help="images for the snapshot statistics (default: --n)")
     ap.add_argument("--data-dir", default=None)
     ap.add_argument("--out", default="benchmarks/results/teacher_roundtrip.json")
     args = ap.parse_args()
@@ -82,8 +92,9 @@ def main():
         result["snapshots"] = {}
         for snap in sorted(Path(args.snapshots).glob("ema-*.safetensors")):
             Ds = load_teacher(snap)
-            stats = run_variant(Ds, x, y, args.levels, 1.0, args.batch, roundtrip=False)["latent"]
-            result["snapshots"][Ds.meta["training"]["step"]] = stats
+            m = args.snapshot_n or len(x)
+            stats = run_variant(Ds, x[:m], y[:m], args.levels, 1.0, args.batch, with_roundtrip=False)["latent"]
+            result["snapshots"][Ds.meta["training"]["step"]] = {"n_images": m, **stats}
             print(snap.name, json.dumps(stats))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
