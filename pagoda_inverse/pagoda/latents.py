@@ -60,7 +60,7 @@ def load_latents(cfg: LatentConfig, teacher_hash: str) -> tuple[torch.Tensor, to
     """(z, index into the dataset, flip flag) of every cached pair."""
     files = sorted(Path(cfg.dir).glob("*.safetensors"))
     if not files:
-        raise checkpoint.CheckpointError(f"no latents in {cfg.dir}: run `pagoda-inverse encode-dataset` first")
+        raise checkpoint.CheckpointError(f"no latents in {cfg.dir}: `pagoda-inverse train decoder` encodes them on its first run")
     zs, idx, flips = [], [], []
     for f in files:
         tensors, meta = checkpoint.load(f)
