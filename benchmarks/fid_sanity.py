@@ -14,9 +14,10 @@ from pathlib import Path
 import kornia
 import torch
 
+from pagoda_inverse.checkpoint import file_sha256
 from pagoda_inverse.data import downsample, fashion_mnist_32
 from pagoda_inverse.metrics.classifier import JUDGE_RESIZE_RULE, shipped_judge
-from pagoda_inverse.metrics.fid import feature_stats, file_sha256, frechet_distance, kernel_distance
+from pagoda_inverse.metrics.fid import feature_stats, frechet_distance, kernel_distance
 
 OUT = Path(__file__).resolve().parent / "results" / "fid_sanity.json"
 BLUR_SIGMAS = (0.5, 1.0, 2.0)  # Gaussian blur, pixels at 32x32

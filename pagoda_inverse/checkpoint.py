@@ -5,6 +5,7 @@ Shipped models and training checkpoints alike are `name.safetensors`; the header
 Optimizer states are flattened to tensors plus JSON. Writes go to a temporary file that is then
 renamed, so an interrupted write never leaves a truncated checkpoint behind.
 """
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -62,6 +63,11 @@ def load(path: str | Path, device: str | torch.device = "cpu") -> tuple[dict[str
     """Return (tensors, meta) of a checkpoint written by `save`."""
     meta = read_meta(path)
     return load_file(str(path), device=str(device)), meta
+
+
+def file_sha256(path: str | Path) -> str:
+    """Hex SHA-256 of a file's bytes: the identity of a weights file in caches and metadata."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def prefixed(prefix: str, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

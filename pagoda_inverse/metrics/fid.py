@@ -75,9 +75,6 @@ def kernel_distance(f1: torch.Tensor | np.ndarray, f2: torch.Tensor | np.ndarray
     return float(np.mean(values)), float(np.std(values))
 
 
-def file_sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
 
 def reference_features(split: str = "test", resolution: int = JUDGE_SIZE, judge: FashionMNISTJudge | None = None,
                        data_root: str | None = None, cache_dir: str | Path = CACHE_DIR, recompute: bool = False) -> torch.Tensor:
@@ -85,7 +82,7 @@ def reference_features(split: str = "test", resolution: int = JUDGE_SIZE, judge:
     downsample; cached on disk, keyed by split, resolution, data folder and classifier weights."""
     judge = judge or shipped_judge()
     identity = {"kind": "judge_features", "split": split, "resolution": resolution,
-                "data_dir": str(fashion_mnist_dir(data_root).resolve()), "weights_sha256": file_sha256(judge.path)}
+                "data_dir": str(fashion_mnist_dir(data_root).resolve()), "weights_sha256": checkpoint.file_sha256(judge.path)}
     key = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
     path = Path(cache_dir) / f"fmnist_{split}_{resolution}px_features_{key}.safetensors"
     if path.exists() and not recompute:

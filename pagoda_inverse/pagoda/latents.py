@@ -4,7 +4,6 @@ The cache is a folder of chunk files in the project's checkpoint format; each ch
 the teacher's hash and the encoder settings, so a stale cache is refused, and an interrupted
 encoding resumes at the first missing chunk. Later stages reuse the latents unchanged.
 """
-import hashlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -24,7 +23,8 @@ class LatentConfig:
 
 
 def file_hash(path: str | Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+    """The short teacher identity recorded in every latent chunk."""
+    return checkpoint.file_sha256(path)[:16]
 
 
 def encode_dataset(D: EDMPrecond, teacher_hash: str, x_low: torch.Tensor, y: torch.Tensor, cfg: LatentConfig,
