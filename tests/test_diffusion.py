@@ -1,11 +1,10 @@
 """Properties of the EDM core: preconditioning, sigma grid, and the Heun PF-ODE solver against closed forms."""
 import math
 
-import pytest
 import torch
 
 from pagoda_inverse.diffusion import (SIGMA_DATA, SIGMA_MAX, SIGMA_MIN, EDMPrecond, decode_ode, edm_loss, encode,
-                                      encoder_sigmas, guided_denoiser, karras_sigmas, precond_coefficients, sample)
+                                      encoder_sigmas, guided_denoiser, karras_sigmas, precond_coefficients)
 
 
 def test_precond_identities():

@@ -5,7 +5,6 @@ the side). `draw` samples per-image parameters once so the same augmentation can
 several batches (the reconstruction loss augments G(z) and x identically).
 """
 import torch
-import torch.nn.functional as F
 
 
 def draw(batch: int, size: int, translation: float = 0.125, cutout: float = 0.2, device=None) -> dict:

@@ -4,7 +4,7 @@ The cache is a folder of chunk files in the project's checkpoint format; each ch
 the teacher's hash and the encoder settings, so a stale cache is refused, and an interrupted
 encoding resumes at the first missing chunk. Later stages reuse the latents unchanged.
 """
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch

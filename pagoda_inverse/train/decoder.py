@@ -7,7 +7,6 @@ import torch
 import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel as DDP
 
-from .. import checkpoint
 from ..config import ConfigError, from_dict, load_toml, to_dict
 from ..data import DataConfig, load_training_data
 from ..metrics.lpips import lpips_input, lpips_model
