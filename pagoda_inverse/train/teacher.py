@@ -5,12 +5,12 @@ from dataclasses import dataclass, field
 import torch
 from torch.nn.parallel import DistributedDataParallel as DDP
 
-from ..config import from_dict, load_toml, to_dict
+from .. import checkpoint
+from ..config import ConfigError, from_dict, load_toml, to_dict
 from ..data import DataConfig, load_training_data
 from ..diffusion import edm_loss
 from ..nets import UNetConfig
 from ..teacher import build_teacher, teacher_meta
-from .. import checkpoint
 from .loop import Trainer, TrainConfig, batch_indices, ema_update, setup_distributed
 
 
@@ -24,7 +24,6 @@ class TeacherConfig:
 def load_config(path) -> TeacherConfig:
     cfg = from_dict(TeacherConfig, load_toml(path))
     if cfg.data.resolution != cfg.model.resolution or cfg.data.channels != cfg.model.channels:
-        from ..config import ConfigError
         raise ConfigError(f"data is {cfg.data.channels}x{cfg.data.resolution}^2 but the model expects "
                           f"{cfg.model.channels}x{cfg.model.resolution}^2")
     return cfg
@@ -35,7 +34,6 @@ def train_teacher(cfg: TeacherConfig, resume: bool = False) -> Trainer:
     torch.manual_seed(cfg.train.seed)  # identical initial weights on every rank
     x_all, y_all, num_classes = load_training_data(cfg.data)
     if cfg.model.num_classes and num_classes != cfg.model.num_classes:
-        from ..config import ConfigError
         raise ConfigError(f"the data has {num_classes} classes but model.num_classes = {cfg.model.num_classes}")
     x_all, y_all = x_all.to(d.device), y_all.to(d.device)
 
