@@ -118,29 +118,93 @@ def metrics(image_a, image_b, net):
     click.echo(f"LPIPS {d.item():.4f} (v0.1 {net}, trunk from {lpips.lpips_model(net).trunk_source}; {lpips.LPIPS_RESIZE_RULE})")
 
 
+def load_autoencoder(model: str):
+    """A shipped autoencoder name, or a teacher file/name and decoder files joined by commas
+    (TEACHER,DECODER[,DECODER...])."""
+    from .autoencoder import SHIPPED, from_files, load
+    if model in SHIPPED:
+        return load(model)
+    teacher, *decoders = model.split(",")
+    if not decoders:
+        raise UserError(f"--model {model}: give a shipped model ({', '.join(SHIPPED)}) or TEACHER,DECODER[,DECODER...]")
+    return from_files(teacher, decoders)
+
+
 @main.command()
-@click.option("--model", default="fmnist-teacher", show_default=True, help="Shipped model name or .safetensors path.")
+@click.option("--model", default="fmnist-teacher", show_default=True,
+              help="Shipped autoencoder, TEACHER,DECODER[,...] files, or a teacher alone (fmnist-teacher) for Heun sampling.")
 @click.option("--out", "out_path", default="samples.png", show_default=True, type=click.Path(dir_okay=False), help="PNG grid to write.")
+@click.option("--resolution", type=int, default=None, help="Decoder resolution (default: the largest).")
 @click.option("--per-class", default=8, show_default=True, type=click.IntRange(1, 64), help="Samples per class (one row each).")
-@click.option("--steps", default=18, show_default=True, type=click.IntRange(2, 1000), help="Karras levels of the Heun sampler.")
-@click.option("--guidance", default=1.0, show_default=True, type=float, help="Classifier-free guidance weight w (1 = none).")
+@click.option("--steps", default=18, show_default=True, type=click.IntRange(2, 1000), help="Teacher only: Karras levels of the Heun sampler.")
+@click.option("--guidance", default=1.0, show_default=True, type=float, help="Teacher only: classifier-free guidance weight w (1 = none).")
 @click.option("--seed", default=0, show_default=True, type=int)
-@click.option("--scale", default=4, show_default=True, type=click.IntRange(1, 32), help="Nearest-neighbour zoom of the grid.")
-def sample(model, out_path, per_class, steps, guidance, seed, scale):
-    """Generate a grid of class-conditional samples, one row per class."""
+@click.option("--scale", default=None, type=click.IntRange(1, 32), help="Nearest-neighbour zoom of the grid (default: to 32 px per image).")
+def sample(model, out_path, resolution, per_class, steps, guidance, seed, scale):
+    """Generate a grid of class-conditional samples, one row per class: one decoder step, or the
+    teacher's Heun sampler when --model names a teacher."""
     import torch
+    from .checkpoint import read_meta
     from .data import make_grid, save_image, upsample_nearest
+    from .teacher import SHIPPED as TEACHERS
     from .teacher import heun_samples, load_teacher
     try:
-        D = load_teacher(model)
-        k = max(D.net.cfg.num_classes, 1)
-        labels = torch.arange(k).repeat_interleave(per_class) if D.net.cfg.num_classes else None
-        x = heun_samples(D, labels, steps, guidance, seed, batch=per_class, progress=True)
-        x = upsample_nearest(x, x.shape[-1] * scale)
+        is_teacher = model in TEACHERS or ("," not in model and read_meta(model).get("kind") == "teacher")
+        if is_teacher:
+            D = load_teacher(model)
+            k = max(D.net.cfg.num_classes, 1)
+            labels = torch.arange(k).repeat_interleave(per_class) if D.net.cfg.num_classes else None
+            x = heun_samples(D, labels, steps, guidance, seed, batch=per_class, progress=True)
+            how = f"{2 * steps - 1} network evaluations each"
+        else:
+            ae = load_autoencoder(model)
+            k = max(ae.num_classes, 1)
+            labels = torch.arange(k).repeat_interleave(per_class) if ae.num_classes else None
+            x = ae.sample(labels, resolution, seed, n=k * per_class)
+            how = f"one network evaluation each, {x.shape[-1]}x{x.shape[-1]}"
+        x = upsample_nearest(x, x.shape[-1] * (scale or max(1, 32 // x.shape[-1])))
         save_image(make_grid(x, nrow=per_class, pad=2), out_path)
+    except ValueError as e:
+        raise UserError(str(e))
     except user_errors() as e:
         raise UserError(str(e))
-    click.echo(f"wrote {out_path}: {x.shape[0]} samples, {2 * steps - 1} network evaluations each")
+    click.echo(f"wrote {out_path}: {x.shape[0]} samples, {how}")
+
+
+@main.command("encode")
+@click.argument("images", nargs=-1, required=True, type=click.Path())
+@click.option("--label", "labels", required=False, multiple=True, type=int,
+              help="Class of the images (one for all, or one per image); class-conditional models need it.")
+@click.option("--model", default="fmnist", show_default=True, help="Shipped autoencoder or TEACHER,DECODER[,...] files.")
+@click.option("--levels", default=None, type=click.IntRange(2, 10000), help="Encoder levels (default: those the decoders were trained on).")
+@click.option("--out", "out_path", default="latents.safetensors", show_default=True, type=click.Path(dir_okay=False))
+def encode_cmd(images, labels, model, levels, out_path):
+    """Encode images to PaGoDA latents z = Enc(x): the teacher's PF-ODE from data to noise.
+
+    Each image is brought to the teacher's size and channels (antialiased downsampling) first. The
+    latents are written with their labels as a safetensors file (tensors z, labels)."""
+    import torch
+    from . import checkpoint
+    from .data import downsample, load_image
+    try:
+        ae = load_autoencoder(model)
+        if ae.num_classes and len(labels) not in (1, len(images)):
+            raise UserError(f"give one --label for all images or one per image ({len(images)}), not {len(labels)}")
+        if ae.num_classes and not labels:
+            raise UserError(f"this model is class-conditional: give --label (0..{ae.num_classes - 1})")
+        r = ae.teacher_resolution
+        x = torch.stack([downsample(load_image(p, channels=ae.channels)[None], r)[0] for p in images])
+        y = torch.tensor(labels * (len(images) if len(labels) == 1 else 1)) if ae.num_classes else None
+        z = ae.encode(x, y, levels)
+        meta = {"kind": "latents", "images": [str(p) for p in images], "levels": levels or ae.levels,
+                "teacher_resolution": r, "sigma_max": ae.sigma_max}
+        checkpoint.save(out_path, {"z": z, **({"labels": y} if y is not None else {})}, meta)
+    except ValueError as e:
+        raise UserError(str(e))
+    except user_errors() as e:
+        raise UserError(str(e))
+    s = z / ae.sigma_max
+    click.echo(f"wrote {out_path}: z {tuple(z.shape)}, {levels or ae.levels} levels; z/sigma_max mean {s.mean():.3f} std {s.std():.3f}")
 
 
 def run():

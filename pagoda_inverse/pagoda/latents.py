@@ -18,6 +18,7 @@ class LatentConfig:
     dir: str = "cache/latents"
     levels: int = 40  # Karras levels of the encoder (2 * (levels - 1) network evaluations)
     mirror: bool = True  # also encode each image's horizontal mirror
+    limit: int | None = None  # encode only the first `limit` training images (None: all; a CPU budget option)
     chunk: int = 2000  # images per chunk file
     batch: int = 500
 
@@ -35,7 +36,8 @@ def encode_dataset(D: EDMPrecond, teacher_hash: str, x_low: torch.Tensor, y: tor
     out = Path(cfg.dir)
     out.mkdir(parents=True, exist_ok=True)
     flips = (False, True) if cfg.mirror else (False,)
-    jobs = [(f, s) for f in flips for s in range(0, len(x_low), cfg.chunk)]
+    n = len(x_low) if cfg.limit is None else min(cfg.limit, len(x_low))
+    jobs = [(f, s) for f in flips for s in range(0, n, cfg.chunk)]
     meta_base = {"kind": "latents", "teacher": teacher_hash, "levels": cfg.levels, "clamp": True}
     device = next(D.parameters()).device
     for flip, start in tqdm(jobs, disable=not progress, desc="encoding"):
@@ -46,7 +48,7 @@ def encode_dataset(D: EDMPrecond, teacher_hash: str, x_low: torch.Tensor, y: tor
                 raise checkpoint.CheckpointError(f"{path} was encoded with other settings or another teacher; "
                                                  f"delete {out} to re-encode")
             continue
-        idx = torch.arange(start, min(start + cfg.chunk, len(x_low)))
+        idx = torch.arange(start, min(start + cfg.chunk, n))
         zs = []
         for b in range(0, len(idx), cfg.batch):
             i = idx[b:b + cfg.batch]

@@ -144,8 +144,11 @@ def train_decoder(cfg: DecoderTrainConfig, resume: bool = False) -> Trainer:
         ema_update(ema, G, cfg.train, step)
         if cfg.loss.adv_weight:
             # Discriminator, on its own batch of real images and fresh fakes.
-            real_pair = torch.randint(0, len(z_all), (local,), device=d.device)
-            x_r, y_r = real_images(real_pair)
+            # Reals come from the whole training set (not only the encoded part), mirrored at random.
+            i = torch.randint(0, len(x_all), (local,), device=d.device)
+            x_r, y_r = x_all[i], y_all[i]
+            if cfg.data.mirror:
+                x_r = torch.where(torch.rand(local, 1, 1, 1, device=d.device) < 0.5, x_r.flip(-1), x_r)
             with torch.no_grad():
                 z_f, y_f = fresh_batch()
                 fake = G(z_f, y_f)

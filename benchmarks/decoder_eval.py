@@ -1,0 +1,155 @@
+"""Issue 4's measurements of a PaGoDA autoencoder on the Fashion-MNIST test set.
+
+1. FID and class accuracy (the Fashion-MNIST judge) of N one-step class-conditional samples at every
+   decoder resolution, next to the teacher's Heun samples at 8x8, those samples upsampled bicubically
+   to 16 and 32, and a reconstruction-only decoder (--baseline). FID is against the test set brought
+   to the samples' resolution by the project's downsample.
+2. Super-resolution 8 -> 16 and 8 -> 32 by encode-then-decode (true labels) on the first --n-sr test
+   images: PSNR, SSIM, LPIPS against nearest, bilinear and bicubic upsampling of the same 8x8 inputs.
+3. Speed in one run: images/s of one-step generation at each resolution, of the teacher's Heun
+   sampler at 8x8, and of the encoder.
+4. Figures: docs/decoder_superres.png and docs/decoder_samples_32.png.
+
+    python benchmarks/decoder_eval.py --baseline fmnist-teacher,runs/decoder_fmnist_8_recon/final.safetensors,...
+"""
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from pagoda_inverse.autoencoder import from_files, load
+from pagoda_inverse.data import downsample, fashion_mnist_32, make_grid, save_image, upsample_nearest
+from pagoda_inverse.metrics import lpips_distance, psnr, ssim
+from pagoda_inverse.metrics.classifier import shipped_judge
+from pagoda_inverse.metrics.fid import feature_stats, frechet_distance, reference_features
+from pagoda_inverse.teacher import heun_samples
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def upsample(x: torch.Tensor, size: int, mode: str) -> torch.Tensor:
+    """The classical baselines, clamped to [0, 1]."""
+    if mode == "nearest":
+        return upsample_nearest(x, size)
+    return F.interpolate(x, size=(size, size), mode=mode, align_corners=False).clamp(0, 1)
+
+
+def batched(fn, n: int, batch: int = 500) -> torch.Tensor:
+    return torch.cat([fn(slice(i, min(i + batch, n))) for i in range(0, n, batch)])
+
+
+def sample_scores(images: torch.Tensor, labels: torch.Tensor, judge) -> dict:
+    f = judge.features(images)
+    ref = reference_features("test", images.shape[-1], judge)
+    return {"fid": frechet_distance(feature_stats(f), feature_stats(ref)),
+            "class_accuracy": judge.class_accuracy(images, labels), "resolution": images.shape[-1]}
+
+
+def restoration_scores(x_hat: torch.Tensor, x: torch.Tensor) -> dict:
+    return {"psnr_db": psnr(x_hat, x).mean().item(), "ssim": ssim(x_hat, x).mean().item(),
+            "lpips": batched(lambda s: lpips_distance(x_hat[s], x[s]), len(x)).mean().item()}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default="fmnist", help="shipped autoencoder, or TEACHER,DECODER,... files")
+    ap.add_argument("--baseline", default=None, help="TEACHER,DECODER,... of the reconstruction-only decoders")
+    ap.add_argument("--n", type=int, default=5000, help="samples per generator (a multiple of 10)")
+    ap.add_argument("--n-sr", type=int, default=2000, help="test images for super-resolution")
+    ap.add_argument("--heun-levels", type=int, default=18, help="the teacher's sampling levels (the CLI default)")
+    ap.add_argument("--out", default=str(ROOT / "benchmarks/results/decoder_eval.json"))
+    ap.add_argument("--figures", default=str(ROOT / "docs"), help="folder for the figures ('' = none)")
+    args = ap.parse_args()
+    torch.set_num_threads(2)
+
+    def open_model(spec):
+        return load(spec) if "," not in spec else from_files(spec.split(",")[0], spec.split(",")[1:])
+
+    model = open_model(args.model)
+    models = {"pagoda": model}
+    if args.baseline:
+        models["reconstruction_only"] = open_model(args.baseline)
+    judge = shipped_judge()
+    labels = torch.arange(10).repeat_interleave(args.n // 10)
+    result = {"command": "python " + " ".join(sys.argv), "n_samples": len(labels), "encoder_levels": model.levels,
+              "heun_levels": args.heun_levels, "samples": {}, "superres": {}, "speed_images_per_s": {}}
+
+    # 1. Generation. The same prior noise (seed 0) for every decoder.
+    heun = batched(lambda s: heun_samples(model.D, labels[s], args.heun_levels, seed=s.start), len(labels))
+    result["samples"]["teacher_heun_8"] = sample_scores(heun, labels, judge)
+    for r in model.resolutions[1:]:
+        result["samples"][f"teacher_heun_bicubic_{r}"] = sample_scores(upsample(heun, r, "bicubic"), labels, judge)
+    z = model.prior(len(labels), seed=0)
+    one_step = {}
+    for name, m in models.items():
+        for r in m.resolutions:
+            x = batched(lambda s: m.decode(z[s], labels[s], r).detach(), len(labels))
+            one_step[name, r] = x
+            result["samples"][f"{name}_{r}"] = sample_scores(x, labels, judge)
+    for k, v in result["samples"].items():
+        print(f"{k:32s} FID {v['fid']:8.3f}  class acc {100 * v['class_accuracy']:.1f}%", flush=True)
+
+    # 2. Super-resolution from the 8x8 test images, true labels.
+    x32, y = fashion_mnist_32("test")
+    x32, y = (x32[:args.n_sr] + 1) / 2, y[:args.n_sr]
+    x8 = downsample(x32, model.teacher_resolution)
+    t0 = time.time()
+    z_test = batched(lambda s: model.encode(x8[s], y[s]), len(x8))
+    encode_s = time.time() - t0
+    outputs = {}
+    for r in model.resolutions[1:]:
+        truth = downsample(x32, r) if r < x32.shape[-1] else x32
+        for mode in ("nearest", "bilinear", "bicubic"):
+            outputs[mode, r] = upsample(x8, r, mode)
+            result["superres"][f"{mode}_{r}"] = restoration_scores(outputs[mode, r], truth)
+        for name, m in models.items():
+            outputs[name, r] = batched(lambda s: m.decode(z_test[s], y[s], r).detach(), len(x8))
+            result["superres"][f"{name}_{r}"] = restoration_scores(outputs[name, r], truth)
+    r_top = model.resolutions[-1]
+    best = min(result["superres"][f"{m}_{r_top}"]["lpips"] for m in ("nearest", "bilinear", "bicubic"))
+    result["superres_lpips_ratio_to_best_classical"] = result["superres"][f"pagoda_{r_top}"]["lpips"] / best
+    for k, v in result["superres"].items():
+        print(f"SR {k:28s} PSNR {v['psnr_db']:6.2f}  SSIM {v['ssim']:.4f}  LPIPS {v['lpips']:.4f}", flush=True)
+
+    # 3. Speed, one batch size, one process, this machine's threads.
+    def rate(fn, n, repeats=3):
+        fn()  # warm-up
+        t = time.time()
+        for _ in range(repeats):
+            fn()
+        return n * repeats / (time.time() - t)
+    b = 500
+    zb, yb = z[:b], labels[:b]
+    for r in model.resolutions:
+        result["speed_images_per_s"][f"one_step_{r}"] = rate(lambda: model.decode(zb, yb, r), b)
+    result["speed_images_per_s"][f"teacher_heun_8_{2 * args.heun_levels - 1}_nfe"] = rate(
+        lambda: heun_samples(model.D, yb, args.heun_levels), b, repeats=1)
+    result["speed_images_per_s"][f"encoder_{model.levels}_levels"] = len(x8) / encode_s
+    result["speed_threads"] = torch.get_num_threads()
+    print(json.dumps(result["speed_images_per_s"], indent=1))
+
+    Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
+    print(f"wrote {args.out}")
+
+    # 4. Figures.
+    if args.figures:
+        fig = Path(args.figures)
+        fig.mkdir(parents=True, exist_ok=True)
+        rows = torch.arange(8) * 37  # a fixed spread of test images
+        cols = [upsample_nearest(x8[rows], 32), outputs["bicubic", 32]]
+        cols += [upsample_nearest(outputs["pagoda", r][rows], 32) if r < 32 else outputs["pagoda", r][rows]
+                 for r in model.resolutions[1:]]
+        cols = [c if len(c) == len(rows) else c[rows] for c in cols] + [x32[rows]]
+        grid = torch.stack(cols, 1).reshape(-1, 1, 32, 32)
+        save_image(make_grid(upsample_nearest(grid, 96), nrow=len(cols), pad=2), fig / "decoder_superres.png")
+        per_class = one_step["pagoda", r_top].reshape(10, -1, 1, r_top, r_top)[:, :10].reshape(-1, 1, r_top, r_top)
+        save_image(make_grid(upsample_nearest(per_class, 3 * r_top), nrow=10, pad=2), fig / f"decoder_samples_{r_top}.png")
+        print(f"wrote {fig}/decoder_superres.png and {fig}/decoder_samples_{r_top}.png")
+
+
+if __name__ == "__main__":
+    main()

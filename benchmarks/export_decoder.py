@@ -1,0 +1,53 @@
+"""Ship trained decoders: write each EMA decoder in float16 and measure what that costs.
+
+For each run output, decodes the same 1000 prior latents with the float32 and the float16 weights
+(both computed in float32) and reports the largest pixel difference, the PSNR between the two and
+the class accuracy of both.
+
+    python benchmarks/export_decoder.py runs/decoder_fmnist_{8,16,32}/final.safetensors \
+        --out-dir pagoda_inverse/weights --prefix fmnist_decoder
+"""
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+from pagoda_inverse import checkpoint
+from pagoda_inverse.metrics import class_accuracy, psnr
+from pagoda_inverse.pagoda.decoder import load_decoder
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("run_models", nargs="+", help="final.safetensors of decoder runs")
+    ap.add_argument("--out-dir", required=True)
+    ap.add_argument("--prefix", default="fmnist_decoder")
+    ap.add_argument("--n", type=int, default=1000)
+    ap.add_argument("--results", default="benchmarks/results/decoder_export.json")
+    args = ap.parse_args()
+
+    result = {"command": "python " + " ".join(sys.argv), "decoders": {}}
+    for path in args.run_models:
+        tensors, meta = checkpoint.load(path)
+        G32 = load_decoder(path).eval()
+        out = Path(args.out_dir) / f"{args.prefix}_{G32.resolution}.safetensors"
+        checkpoint.save(out, {k: v.half() if v.is_floating_point() else v for k, v in tensors.items()}, meta)
+        G16 = load_decoder(out).eval()
+        g = torch.Generator().manual_seed(0)
+        z = torch.randn(args.n, G32.cfg.model.channels, G32.cfg.model.resolution, G32.cfg.model.resolution, generator=g) * G32.cfg.sigma_max
+        y = torch.arange(10).repeat_interleave(args.n // 10)
+        with torch.no_grad():
+            a, b = (((G(z, y) + 1) / 2).clamp(0, 1) for G in (G32, G16))
+        row = {"file": str(out), "bytes_fp16": out.stat().st_size, "bytes_fp32": Path(path).stat().st_size,
+               "max_abs_pixel_difference": (a - b).abs().max().item(), "psnr_fp16_vs_fp32_db": psnr(b, a).mean().item(),
+               "class_accuracy_fp32": class_accuracy(a, y), "class_accuracy_fp16": class_accuracy(b, y)}
+        result["decoders"][str(G32.resolution)] = row
+        print(G32.resolution, row, flush=True)
+    Path(args.results).write_text(json.dumps(result, indent=1) + "\n")
+    print(f"wrote {args.results}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,128 @@
+"""The PaGoDA autoencoder: Enc = the teacher's PF-ODE from data to noise, G_k = the one-step
+decoders at the teacher's resolution times 2^k. Images are (B, C, H, W) in [0, 1] throughout.
+
+    model = pagoda_inverse.load("fmnist")
+    z = model.encode(x_low, y)                 # x at the teacher's resolution (or larger: downsampled)
+    x = model.decode(z, y, resolution=32)      # one network evaluation
+    x = model.sample(y, resolution=32, seed=0) # z ~ N(0, sigma_max^2 I), then decode
+"""
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from . import checkpoint
+from .data import downsample
+from .diffusion import EDMPrecond, encode
+from .pagoda.decoder import Decoder, load_decoder
+from .pagoda.latents import file_hash
+from .teacher import WEIGHTS_DIR, load_teacher, resolve
+
+# Shipped autoencoders: the teacher and one decoder file per output resolution.
+SHIPPED = {
+    "fmnist": {"teacher": "fmnist-teacher",
+               "decoders": [WEIGHTS_DIR / f"fmnist_decoder_{r}.safetensors" for r in (8, 16, 32)]},
+}
+
+
+class PaGoDA(nn.Module):
+    def __init__(self, D: EDMPrecond, decoders: list[Decoder], levels: int):
+        super().__init__()
+        self.D = D
+        self.levels = levels  # the encoder's Karras levels: those the decoders were trained on
+        self.G = nn.ModuleDict({str(G.resolution): G.eval().requires_grad_(False) for G in decoders})
+
+    @property
+    def teacher_resolution(self) -> int:
+        return self.D.net.cfg.resolution
+
+    @property
+    def resolutions(self) -> list[int]:
+        return sorted(int(r) for r in self.G)
+
+    @property
+    def num_classes(self) -> int:
+        return self.D.net.cfg.num_classes
+
+    @property
+    def channels(self) -> int:
+        return self.D.net.cfg.channels
+
+    @property
+    def sigma_max(self) -> float:
+        return self.D.sigma_max
+
+    def _device(self) -> torch.device:
+        return next(self.D.parameters()).device
+
+    def _labels(self, labels, n: int) -> torch.Tensor | None:
+        if not self.num_classes:
+            return None
+        if labels is None:
+            raise ValueError(f"this model is class-conditional: give labels in 0..{self.num_classes - 1}")
+        y = torch.as_tensor(labels, dtype=torch.long, device=self._device())
+        y = y.expand(n) if y.ndim == 0 else y
+        if y.shape != (n,) or y.min() < 0 or y.max() >= self.num_classes:
+            raise ValueError(f"labels must be {n} integers in 0..{self.num_classes - 1}")
+        return y
+
+    @torch.no_grad()
+    def encode(self, x: torch.Tensor, labels=None, levels: int | None = None) -> torch.Tensor:
+        """z = Enc(x): the PF-ODE from sigma_min to sigma_max (Heun, Karras grid, clamped denoiser).
+        Images larger than the teacher's resolution are first brought to it by `data.downsample`."""
+        if x.ndim != 4 or x.shape[1] != self.channels:
+            raise ValueError(f"expected images (B, {self.channels}, H, W), got {tuple(x.shape)}")
+        x = x.to(self._device(), torch.float32)
+        if x.shape[-1] != self.teacher_resolution or x.shape[-2] != self.teacher_resolution:
+            x = downsample(x, self.teacher_resolution)
+        return encode(self.D, 2 * x - 1, self._labels(labels, len(x)), levels or self.levels, clamp=True)
+
+    def decoder(self, resolution: int | None = None) -> Decoder:
+        resolution = resolution or self.resolutions[-1]
+        if str(resolution) not in self.G:
+            raise ValueError(f"no decoder for {resolution}x{resolution}; this model decodes to {self.resolutions}")
+        return self.G[str(resolution)]
+
+    def decode(self, z: torch.Tensor, labels=None, resolution: int | None = None) -> torch.Tensor:
+        """x = G(z, y) at `resolution` (default: the largest), clamped to [0, 1]. Differentiable in z."""
+        G = self.decoder(resolution)
+        z = z.to(self._device(), torch.float32)
+        return ((G(z, self._labels(labels, len(z))) + 1) / 2).clamp(0, 1)
+
+    def prior(self, n: int, seed: int | None = 0) -> torch.Tensor:
+        """z ~ N(0, sigma_max^2 I) at the teacher's resolution, reproducible from `seed`."""
+        g = torch.Generator().manual_seed(seed) if seed is not None else None
+        r = self.teacher_resolution
+        return (torch.randn(n, self.channels, r, r, generator=g) * self.sigma_max).to(self._device())
+
+    @torch.no_grad()
+    def sample(self, labels=None, resolution: int | None = None, seed: int | None = 0, n: int | None = None) -> torch.Tensor:
+        """One-step samples: decode fresh prior noise."""
+        n = n or (len(torch.as_tensor(labels).reshape(-1)) if labels is not None else 1)
+        return self.decode(self.prior(n, seed), labels, resolution)
+
+
+def from_files(teacher: str | Path, decoders: list[str | Path], device: str | torch.device = "cpu") -> PaGoDA:
+    """An autoencoder from a teacher file (or shipped name) and decoder files trained from it."""
+    D = load_teacher(teacher, device)
+    t_hash = file_hash(resolve(teacher))
+    Gs, levels = [], set()
+    for path in decoders:
+        path = Path(path)
+        if not path.exists():
+            raise checkpoint.CheckpointError(f"decoder {path} is missing; train it with `pagoda-inverse train decoder`")
+        G = load_decoder(path, device)
+        if G.meta.get("teacher") != t_hash:
+            raise checkpoint.CheckpointError(f"{path} was distilled from another teacher than {teacher}")
+        levels.add(G.meta["training"]["config"]["latents"]["levels"])
+        Gs.append(G)
+    if len(levels) != 1:
+        raise checkpoint.CheckpointError(f"the decoders were trained on latents of different level counts {sorted(levels)}")
+    return PaGoDA(D, Gs, levels.pop()).to(device)
+
+
+def load(name: str = "fmnist", device: str | torch.device = "cpu") -> PaGoDA:
+    """A shipped autoencoder by name (see SHIPPED)."""
+    if name not in SHIPPED:
+        raise checkpoint.CheckpointError(f"unknown model {name!r}; shipped: {', '.join(SHIPPED)}")
+    return from_files(SHIPPED[name]["teacher"], SHIPPED[name]["decoders"], device)

@@ -1,0 +1,160 @@
+"""Decoder training end to end on tiny configs (base, grow, resume), the autoencoder API and the
+`encode` / `sample` commands."""
+import json
+
+import pytest
+import torch
+
+from pagoda_inverse import checkpoint
+from pagoda_inverse.autoencoder import from_files
+from pagoda_inverse.data import downsample, load_image, save_image
+from pagoda_inverse.pagoda.latents import LatentConfig, file_hash, load_latents
+from pagoda_inverse.teacher import build_teacher, save_teacher
+
+from conftest import FIXTURE_FMNIST, cli
+from test_decoder import TINY
+
+DECODER_TOML = """
+teacher = "{teacher}"
+stage = "{stage}"
+init = "{init}"
+
+[latents]
+dir = "{latents}"
+levels = 4
+mirror = true
+limit = 250
+chunk = 200
+batch = 200
+
+[data]
+dataset = "fashion_mnist"
+root = "{root}"
+resolution = {resolution}
+channels = 1
+
+[loss]
+adv_weight = {adv}
+
+[disc]
+width = 8
+
+[train]
+run_dir = "{run_dir}"
+batch_size = 8
+lr = 1e-4
+total_steps = {steps}
+ema_halflife_kimg = 0.5
+log_every = 1
+checkpoint_every = 2
+checkpoint_minutes = 1000
+"""
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A tiny teacher, a decoder trained 4 steps at 8x8 and grown to 16x16 for 3 steps."""
+    tmp = tmp_path_factory.mktemp("ae")
+    torch.manual_seed(0)
+    D = build_teacher(TINY)
+    for p in D.parameters():
+        p.data.normal_(0, 0.05)
+    teacher = tmp / "teacher.safetensors"
+    save_teacher(teacher, D)
+
+    def config(name, stage, resolution, steps, init="", adv=0.2):
+        path = tmp / f"{name}.toml"
+        path.write_text(DECODER_TOML.format(teacher=teacher, stage=stage, init=init, latents=tmp / "latents", root=FIXTURE_FMNIST,
+                                            resolution=resolution, adv=adv, run_dir=tmp / name, steps=steps))
+        return path
+
+    base = config("base", "base", 8, 4)
+    r = cli("train", "decoder", "--config", base)
+    assert r.returncode == 0, r.stderr[-2000:]
+    grow = config("grow", "grow", 16, 3, init=tmp / "base" / "final.safetensors", adv=1.0)
+    r = cli("train", "decoder", "--config", grow)
+    assert r.returncode == 0, r.stderr[-2000:]
+    return tmp, teacher, config
+
+
+def test_latent_cache_holds_the_limited_set_and_its_mirrors(trained):
+    tmp, teacher, _ = trained
+    z, idx, flip = load_latents(LatentConfig(dir=str(tmp / "latents"), levels=4), file_hash(teacher))
+    assert z.shape == (500, 1, 8, 8) and idx.max() == 249 and flip.sum() == 250
+    with pytest.raises(checkpoint.CheckpointError, match="level count"):
+        load_latents(LatentConfig(dir=str(tmp / "latents"), levels=40), file_hash(teacher))
+
+
+def test_training_logs_every_loss_term(trained):
+    tmp, _, _ = trained
+    rows = [json.loads(line) for line in (tmp / "grow" / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [1, 2, 3]
+    assert all({"L_rec", "L_G", "L_D", "w"} <= r.keys() and 0.01 <= r["w"] <= 10 for r in rows)
+
+
+def test_decoder_resume_continues_exactly(trained):
+    """Two optimisers, the discriminator and the EMA all come back from the checkpoint."""
+    tmp, _, config = trained
+    straight = config("straight", "base", 8, 4)
+    assert cli("train", "decoder", "--config", straight).returncode == 0
+    split = config("split", "base", 8, 4)
+    assert cli("train", "decoder", "--config", split, "--total-steps", "2").returncode == 0
+    assert cli("train", "decoder", "--config", split, "--resume").returncode == 0
+    a, b = checkpoint.load(tmp / "straight" / "checkpoint.safetensors")[0], checkpoint.load(tmp / "split" / "checkpoint.safetensors")[0]
+    assert a.keys() == b.keys() and any(k.startswith("disc") for k in a)
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+
+
+def test_autoencoder_api(trained):
+    tmp, teacher, _ = trained
+    ae = from_files(teacher, [tmp / "base" / "final.safetensors", tmp / "grow" / "final.safetensors"])
+    assert ae.resolutions == [8, 16] and ae.levels == 4 and ae.teacher_resolution == 8
+    x = torch.rand(3, 1, 8, 8)
+    z = ae.encode(x, [1, 2, 3])
+    assert z.shape == (3, 1, 8, 8)
+    big = torch.rand(3, 1, 32, 32)  # larger images are downsampled by the one rule first
+    torch.testing.assert_close(ae.encode(big, 4), ae.encode(downsample(big, 8), 4))
+    for r in (8, 16):
+        out = ae.decode(z, [1, 2, 3], resolution=r)
+        assert out.shape == (3, 1, r, r) and out.min() >= 0 and out.max() <= 1
+    torch.testing.assert_close(ae.sample([0, 1], seed=5), ae.sample([0, 1], seed=5))
+    assert not torch.equal(ae.sample([0, 1], seed=5), ae.sample([0, 1], seed=6))
+    z.requires_grad_(True)  # decode is differentiable in z: the task layer optimises latents
+    ae.decode(z, [1, 2, 3]).sum().backward()
+    assert z.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="labels"):
+        ae.decode(z.detach(), [1, 2, 10])
+    with pytest.raises(ValueError, match="no decoder for 32x32"):
+        ae.decode(z.detach(), 1, resolution=32)
+
+
+def test_decoder_from_another_teacher_is_refused(trained, tmp_path):
+    tmp, _, _ = trained
+    other = tmp_path / "other.safetensors"
+    save_teacher(other, build_teacher(TINY))
+    with pytest.raises(checkpoint.CheckpointError, match="another teacher"):
+        from_files(other, [tmp / "base" / "final.safetensors"])
+
+
+def test_encode_and_sample_commands(trained, tmp_path):
+    tmp, teacher, _ = trained
+    model = f"{teacher},{tmp / 'base' / 'final.safetensors'},{tmp / 'grow' / 'final.safetensors'}"
+    img = tmp_path / "x.png"
+    save_image(torch.rand(1, 32, 32), img)
+    out = tmp_path / "z.safetensors"
+    r = cli("encode", img, img, "--label", "3", "--model", model, "--out", out)
+    assert r.returncode == 0, r.stderr
+    tensors, meta = checkpoint.load(out)
+    assert tensors["z"].shape == (2, 1, 8, 8) and meta["levels"] == 4 and tensors["labels"].tolist() == [3, 3]
+
+    bad = tmp_path / "bad.safetensors"
+    r = cli("encode", img, "--model", model, "--out", bad)  # class-conditional, no label
+    assert r.returncode == 2 and "--label" in r.stderr and len(r.stderr.strip().splitlines()) == 1 and not bad.exists()
+    r = cli("encode", tmp_path / "missing.png", "--label", "1", "--model", model, "--out", bad)
+    assert r.returncode == 2 and "no such file" in r.stderr and not bad.exists()
+
+    png = tmp_path / "s.png"
+    r = cli("sample", "--model", model, "--resolution", "16", "--per-class", "2", "--out", png)
+    assert r.returncode == 0, r.stderr
+    assert load_image(png).shape == (1, 10 * 34 + 2, 2 * 34 + 2)  # 16 px zoomed 2x, 2 px padding
