@@ -1,6 +1,9 @@
 """Decoder training end to end on tiny configs (base, grow, resume), the autoencoder API and the
 `encode` / `sample` commands."""
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -48,6 +51,7 @@ ema_halflife_kimg = 0.5
 log_every = 1
 checkpoint_every = 2
 checkpoint_minutes = 1000
+save_all_ranks = true
 """
 
 
@@ -102,6 +106,19 @@ def test_decoder_resume_continues_exactly(trained):
     assert cli("train", "decoder", "--config", split, "--resume").returncode == 0
     a, b = checkpoint.load(tmp / "straight" / "checkpoint.safetensors")[0], checkpoint.load(tmp / "split" / "checkpoint.safetensors")[0]
     assert a.keys() == b.keys() and any(k.startswith("disc") for k in a)
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+
+
+def test_torchrun_two_cpu_ranks_grow_identically(trained):
+    tmp, _, config = trained
+    cfg = config("ddp", "grow", 16, 2, init=tmp / "base" / "final.safetensors", adv=1.0)
+    r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                        "-m", "pagoda_inverse.cli", "train", "decoder", "--config", str(cfg)],
+                       capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    a, b = (checkpoint.load(tmp / "ddp" / f"final-rank{k}.safetensors")[0] for k in (0, 1))
+    assert a.keys() == b.keys()
     for k in a:
         assert torch.equal(a[k], b[k]), k
 

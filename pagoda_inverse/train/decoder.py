@@ -73,7 +73,6 @@ def train_decoder(cfg: DecoderTrainConfig, resume: bool = False) -> Trainer:
     if cfg.stage == "grow" and not cfg.init:
         raise ConfigError("stage 'grow' needs init = the decoder file to grow from")
     d = setup_distributed()
-    torch.manual_seed(cfg.train.seed)
     teacher_hash = file_hash(resolve(cfg.teacher))
     if d.is_main and not resume:
         D = load_teacher(cfg.teacher, d.device)
@@ -87,6 +86,7 @@ def train_decoder(cfg: DecoderTrainConfig, resume: bool = False) -> Trainer:
     x_all, y_all = x_all.to(d.device), y_all.to(d.device)
     z_all, idx_all, flip_all = z_all.to(d.device), idx_all.to(d.device), flip_all.to(d.device)
 
+    torch.manual_seed(cfg.train.seed)  # here, after rank 0's encoding: every rank builds the same new blocks
     G = build_decoder(cfg, d.device).train()
     if G.resolution != cfg.data.resolution:
         raise ConfigError(f"the decoder outputs {G.resolution}x{G.resolution} but data.resolution = {cfg.data.resolution}")
