@@ -89,17 +89,19 @@ class PaGoDA(nn.Module):
         z = z.to(self._device(), torch.float32)
         return ((G(z, self._labels(labels, len(z))) + 1) / 2).clamp(0, 1)
 
-    def prior(self, n: int, seed: int | None = 0) -> torch.Tensor:
-        """z ~ N(0, sigma_max^2 I) at the teacher's resolution, reproducible from `seed`."""
+    def prior(self, n: int, seed: int | None = 0, temperature: float = 1.0) -> torch.Tensor:
+        """z ~ N(0, (temperature sigma_max)^2 I) at the teacher's resolution, reproducible from `seed`.
+        PaGoDA samples at temperature 1; lower values move z toward the encoder's narrower latents."""
         g = torch.Generator().manual_seed(seed) if seed is not None else None
         r = self.teacher_resolution
-        return (torch.randn(n, self.channels, r, r, generator=g) * self.sigma_max).to(self._device())
+        return (torch.randn(n, self.channels, r, r, generator=g) * temperature * self.sigma_max).to(self._device())
 
     @torch.no_grad()
-    def sample(self, labels=None, resolution: int | None = None, seed: int | None = 0, n: int | None = None) -> torch.Tensor:
+    def sample(self, labels=None, resolution: int | None = None, seed: int | None = 0, n: int | None = None,
+               temperature: float = 1.0) -> torch.Tensor:
         """One-step samples: decode fresh prior noise."""
         n = n or (len(torch.as_tensor(labels).reshape(-1)) if labels is not None else 1)
-        return self.decode(self.prior(n, seed), labels, resolution)
+        return self.decode(self.prior(n, seed, temperature), labels, resolution)
 
 
 def from_files(teacher: str | Path, decoders: list[str | Path], device: str | torch.device = "cpu") -> PaGoDA:

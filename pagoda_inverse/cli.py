@@ -138,9 +138,11 @@ def load_autoencoder(model: str):
 @click.option("--per-class", default=8, show_default=True, type=click.IntRange(1, 64), help="Samples per class (one row each).")
 @click.option("--steps", default=18, show_default=True, type=click.IntRange(2, 1000), help="Teacher only: Karras levels of the Heun sampler.")
 @click.option("--guidance", default=1.0, show_default=True, type=float, help="Teacher only: classifier-free guidance weight w (1 = none).")
+@click.option("--temperature", default=1.0, show_default=True, type=click.FloatRange(0, None, min_open=True),
+              help="Decoder only: prior scale, z ~ N(0, (T sigma_max)^2 I).")
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--scale", default=None, type=click.IntRange(1, 32), help="Nearest-neighbour zoom of the grid (default: to 32 px per image).")
-def sample(model, out_path, resolution, per_class, steps, guidance, seed, scale):
+def sample(model, out_path, resolution, per_class, steps, guidance, temperature, seed, scale):
     """Generate a grid of class-conditional samples, one row per class: one decoder step, or the
     teacher's Heun sampler when --model names a teacher."""
     import torch
@@ -160,7 +162,7 @@ def sample(model, out_path, resolution, per_class, steps, guidance, seed, scale)
             ae = load_autoencoder(model)
             k = max(ae.num_classes, 1)
             labels = torch.arange(k).repeat_interleave(per_class) if ae.num_classes else None
-            x = ae.sample(labels, resolution, seed, n=k * per_class)
+            x = ae.sample(labels, resolution, seed, n=k * per_class, temperature=temperature)
             how = f"one network evaluation each, {x.shape[-1]}x{x.shape[-1]}"
         x = upsample_nearest(x, x.shape[-1] * (scale or max(1, 32 // x.shape[-1])))
         save_image(make_grid(x, nrow=per_class, pad=2), out_path)
