@@ -54,6 +54,20 @@ def restoration_scores(x_hat: torch.Tensor, x: torch.Tensor) -> dict:
             "lpips": batched(lambda s: lpips_distance(x_hat[s], x[s]), len(x)).mean().item()}
 
 
+def markdown(result: dict) -> str:
+    """The README's tables, from the results."""
+    lines = ["| generator | resolution | FID | class accuracy |", "| --- | --- | --- | --- |"]
+    for k, v in result["samples"].items():
+        lines.append(f"| {k} | {v['resolution']} | {v['fid']:.2f} | {100 * v['class_accuracy']:.1f}% |")
+    lines += ["", "| 8x8 -> | method | PSNR | SSIM | LPIPS |", "| --- | --- | --- | --- | --- |"]
+    for k, v in result["superres"].items():
+        method, r = k.rsplit("_", 1)
+        lines.append(f"| {r}x{r} | {method} | {v['psnr_db']:.2f} dB | {v['ssim']:.3f} | {v['lpips']:.3f} |")
+    lines += ["", "| generator | images/s |", "| --- | --- |"]
+    lines += [f"| {k} | {v:.0f} |" for k, v in result["speed_images_per_s"].items()]
+    return "\n".join(lines)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default="fmnist", help="shipped autoencoder, or TEACHER,DECODER,... files")
@@ -137,6 +151,7 @@ def main():
     print(json.dumps(result["speed_images_per_s"], indent=1))
 
     Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
+    print(markdown(result))
     print(f"wrote {args.out}")
 
     # 4. Figures.

@@ -1,14 +1,15 @@
 """Ship trained decoders: write each EMA decoder in float16 and measure what that costs.
 
 For each run output, decodes the same 1000 prior latents with the float32 and the float16 weights
-(both computed in float32) and reports the largest pixel difference, the PSNR between the two and
-the class accuracy of both.
+(both computed in float32), reports the largest pixel difference, the PSNR between the two and
+the class accuracy of both, and summarises each run's log.
 
     python benchmarks/export_decoder.py runs/decoder_fmnist_{8,16,32}/final.safetensors \
         --out-dir pagoda_inverse/weights --prefix fmnist_decoder
 """
 import argparse
 import json
+import statistics
 import sys
 from pathlib import Path
 
@@ -19,13 +20,23 @@ from pagoda_inverse.metrics import class_accuracy, psnr
 from pagoda_inverse.pagoda.decoder import load_decoder
 
 
+def run_summary(log_path: Path, meta: dict) -> dict:
+    """Steps, images, wall time and the losses averaged over the last 10% of the run's log."""
+    rows = [json.loads(line) for line in log_path.read_text().splitlines()]
+    tail = rows[-max(1, len(rows) // 10):]
+    losses = {k: sum(r[k] for r in tail) / len(tail) for k in ("L_rec", "L_G", "L_D", "w") if k in tail[0]}
+    return {"steps": rows[-1]["step"], "kimg": rows[-1]["kimg"], "wall_minutes_of_last_process": rows[-1]["elapsed_s"] / 60,
+            "images_per_s_median": statistics.median(r["images_per_s"] for r in rows), "final_losses": losses,
+            "config": meta["training"]["config"]}
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("run_models", nargs="+", help="final.safetensors of decoder runs")
     ap.add_argument("--out-dir", required=True)
     ap.add_argument("--prefix", default="fmnist_decoder")
     ap.add_argument("--n", type=int, default=1000)
-    ap.add_argument("--results", default="benchmarks/results/decoder_export.json")
+    ap.add_argument("--results", default="pagoda_inverse/weights/fmnist_decoder.metrics.json")
     args = ap.parse_args()
 
     result = {"command": "python " + " ".join(sys.argv), "decoders": {}}
@@ -43,6 +54,7 @@ def main():
         row = {"file": str(out), "bytes_fp16": out.stat().st_size, "bytes_fp32": Path(path).stat().st_size,
                "max_abs_pixel_difference": (a - b).abs().max().item(), "psnr_fp16_vs_fp32_db": psnr(b, a).mean().item(),
                "class_accuracy_fp32": class_accuracy(a, y), "class_accuracy_fp16": class_accuracy(b, y)}
+        row["training"] = run_summary(Path(path).parent / "log.jsonl", meta)
         result["decoders"][str(G32.resolution)] = row
         print(G32.resolution, row, flush=True)
     Path(args.results).write_text(json.dumps(result, indent=1) + "\n")

@@ -131,7 +131,7 @@ def load_autoencoder(model: str):
 
 
 @main.command()
-@click.option("--model", default="fmnist-teacher", show_default=True,
+@click.option("--model", default="fmnist", show_default=True,
               help="Shipped autoencoder, TEACHER,DECODER[,...] files, or a teacher alone (fmnist-teacher) for Heun sampling.")
 @click.option("--out", "out_path", default="samples.png", show_default=True, type=click.Path(dir_okay=False), help="PNG grid to write.")
 @click.option("--resolution", type=int, default=None, help="Decoder resolution (default: the largest).")
@@ -148,10 +148,12 @@ def sample(model, out_path, resolution, per_class, steps, guidance, temperature,
     import torch
     from .checkpoint import read_meta
     from .data import make_grid, save_image, upsample_nearest
+    from .autoencoder import SHIPPED as AUTOENCODERS
     from .teacher import SHIPPED as TEACHERS
     from .teacher import heun_samples, load_teacher
     try:
-        is_teacher = model in TEACHERS or ("," not in model and read_meta(model).get("kind") == "teacher")
+        is_teacher = model in TEACHERS or (model not in AUTOENCODERS and "," not in model
+                                           and read_meta(model).get("kind") == "teacher")
         if is_teacher:
             D = load_teacher(model)
             k = max(D.net.cfg.num_classes, 1)

@@ -48,7 +48,7 @@ def test_encoder_round_trip_on_fixture(teacher, fixture_8x8):
 
 def test_sample_cli_writes_class_grid(tmp_path):
     out = tmp_path / "grid.png"
-    r = cli("sample", "--out", out, "--per-class", 2, "--steps", 6, "--scale", 1)
+    r = cli("sample", "--model", "fmnist-teacher", "--out", out, "--per-class", 2, "--steps", 6, "--scale", 1)
     assert r.returncode == 0, r.stderr
     from pagoda_inverse.data import load_image
     img = load_image(out)
