@@ -85,8 +85,24 @@ def test_latent_cache_holds_the_limited_set_and_its_mirrors(trained):
     tmp, teacher, _ = trained
     z, idx, flip = load_latents(LatentConfig(dir=str(tmp / "latents"), levels=4), file_hash(teacher))
     assert z.shape == (500, 1, 8, 8) and idx.max() == 249 and flip.sum() == 250
+    z, idx, flip = load_latents(LatentConfig(dir=str(tmp / "latents"), levels=4, mirror=False, limit=100), file_hash(teacher))
+    assert z.shape == (100, 1, 8, 8) and idx.max() == 99 and not flip.any()
     with pytest.raises(checkpoint.CheckpointError, match="level count"):
         load_latents(LatentConfig(dir=str(tmp / "latents"), levels=40), file_hash(teacher))
+
+
+def test_raising_the_limit_completes_a_short_chunk(trained, tmp_path):
+    tmp, teacher, _ = trained
+    import shutil
+    from pagoda_inverse.data import DataConfig, load_training_data
+    from pagoda_inverse.pagoda.latents import encode_dataset
+    from pagoda_inverse.teacher import load_teacher
+    shutil.copytree(tmp / "latents", tmp_path / "latents")
+    cfg = LatentConfig(dir=str(tmp_path / "latents"), levels=4, mirror=False, limit=300, chunk=200, batch=200)
+    x, y, _ = load_training_data(DataConfig("fashion_mnist", str(FIXTURE_FMNIST), 8, 1))
+    encode_dataset(load_teacher(teacher), file_hash(teacher), x, y, cfg, progress=False)
+    z, idx, _ = load_latents(cfg, file_hash(teacher))
+    assert sorted(idx.tolist()) == list(range(300))  # the 200-250 chunk was re-encoded as 200-300
 
 
 def test_training_logs_every_loss_term(trained):

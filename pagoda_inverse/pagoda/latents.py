@@ -42,13 +42,14 @@ def encode_dataset(D: EDMPrecond, teacher_hash: str, x_low: torch.Tensor, y: tor
     device = next(D.parameters()).device
     for flip, start in tqdm(jobs, disable=not progress, desc="encoding"):
         path = out / f"{'mirror' if flip else 'plain'}-{start:07d}.safetensors"
+        idx = torch.arange(start, min(start + cfg.chunk, n))
         if path.exists():
-            meta = checkpoint.read_meta(path)
+            tensors, meta = checkpoint.load(path)
             if {k: meta.get(k) for k in meta_base} != meta_base:
                 raise checkpoint.CheckpointError(f"{path} was encoded with other settings or another teacher; "
                                                  f"delete {out} to re-encode")
-            continue
-        idx = torch.arange(start, min(start + cfg.chunk, n))
+            if torch.equal(tensors["index"], idx):
+                continue  # done; a chunk cut short by a smaller `limit` is encoded again below
         zs = []
         for b in range(0, len(idx), cfg.batch):
             i = idx[b:b + cfg.batch]
@@ -59,7 +60,7 @@ def encode_dataset(D: EDMPrecond, teacher_hash: str, x_low: torch.Tensor, y: tor
 
 
 def load_latents(cfg: LatentConfig, teacher_hash: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(z, index into the dataset, flip flag) of every cached pair."""
+    """(z, index into the dataset, flip flag) of the cached pairs that cfg selects (limit, mirror)."""
     files = sorted(Path(cfg.dir).glob("*.safetensors"))
     if not files:
         raise checkpoint.CheckpointError(f"no latents in {cfg.dir}: `pagoda-inverse train decoder` encodes them on its first run")
@@ -68,7 +69,10 @@ def load_latents(cfg: LatentConfig, teacher_hash: str) -> tuple[torch.Tensor, to
         tensors, meta = checkpoint.load(f)
         if meta.get("teacher") != teacher_hash or meta.get("levels") != cfg.levels:
             raise checkpoint.CheckpointError(f"{f} was encoded by another teacher or level count; delete {cfg.dir} to re-encode")
-        zs.append(tensors["z"])
-        idx.append(tensors["index"])
-        flips.append(torch.full_like(tensors["index"], int(meta["flip"]), dtype=torch.bool))
+        if meta["flip"] and not cfg.mirror:
+            continue
+        keep = tensors["index"] < cfg.limit if cfg.limit is not None else slice(None)
+        zs.append(tensors["z"][keep])
+        idx.append(tensors["index"][keep])
+        flips.append(torch.full_like(idx[-1], int(meta["flip"]), dtype=torch.bool))
     return torch.cat(zs), torch.cat(idx), torch.cat(flips)
