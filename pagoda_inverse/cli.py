@@ -186,7 +186,9 @@ def encode_cmd(images, labels, model, levels, out_path):
     """Encode images to PaGoDA latents z = Enc(x): the teacher's PF-ODE from data to noise.
 
     Each image is brought to the teacher's size and channels (antialiased downsampling) first. The
-    latents are written with their labels as a safetensors file (tensors z, labels)."""
+    latents are written with their labels as a safetensors file (tensors z, labels). The fmnist
+    model saw 28x28 Fashion-MNIST images padded with 2 black pixels per side to 32x32: frame your
+    images the same way."""
     import torch
     from . import checkpoint
     from .data import downsample, load_image
