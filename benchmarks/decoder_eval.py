@@ -19,23 +19,15 @@ import time
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
-from pagoda_inverse.autoencoder import from_files, load
-from pagoda_inverse.data import downsample, fashion_mnist_32, make_grid, save_image, upsample_nearest
+from pagoda_inverse.autoencoder import load
+from pagoda_inverse.data import downsample, fashion_mnist_32, make_grid, save_image, upsample, upsample_nearest
 from pagoda_inverse.metrics import lpips_distance, psnr, ssim
 from pagoda_inverse.metrics.classifier import shipped_judge
 from pagoda_inverse.metrics.fid import feature_stats, frechet_distance, reference_features
 from pagoda_inverse.teacher import heun_samples
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def upsample(x: torch.Tensor, size: int, mode: str) -> torch.Tensor:
-    """The classical baselines, clamped to [0, 1]."""
-    if mode == "nearest":
-        return upsample_nearest(x, size)
-    return F.interpolate(x, size=(size, size), mode=mode, align_corners=False).clamp(0, 1)
 
 
 def batched(fn, n: int, batch: int = 500) -> torch.Tensor:
@@ -81,13 +73,10 @@ def main():
     args = ap.parse_args()
     torch.set_num_threads(2)
 
-    def open_model(spec):
-        return load(spec) if "," not in spec else from_files(spec.split(",")[0], spec.split(",")[1:])
-
-    model = open_model(args.model)
+    model = load(args.model)
     models = {"pagoda": model}
     if args.baseline:
-        models["reconstruction_only"] = open_model(args.baseline)
+        models["reconstruction_only"] = load(args.baseline)
     judge = shipped_judge()
     labels = torch.arange(10).repeat_interleave(args.n // 10)
     result = {"command": "python " + " ".join(sys.argv), "n_samples": len(labels), "encoder_levels": model.levels,

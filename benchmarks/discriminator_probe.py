@@ -17,7 +17,7 @@ from torch import nn
 
 from pagoda_inverse.autoencoder import load
 from pagoda_inverse.data import DataConfig, load_training_data
-from pagoda_inverse.pagoda import augment, discriminator
+from pagoda_inverse.pagoda import augment
 from pagoda_inverse.pagoda.discriminator import ProjectionDiscriminator, hinge_d_loss
 
 VARIANTS = {  # name: (spectral norm, optimiser, DiffAugment)
@@ -30,13 +30,7 @@ VARIANTS = {  # name: (spectral norm, optimiser, DiffAugment)
 
 def probe(G: nn.Module, x_all, y_all, spectral: bool, optimiser: str, augmented: bool, steps: int, batch: int = 64):
     torch.manual_seed(0)
-    sn = discriminator.spectral_norm
-    if not spectral:
-        discriminator.spectral_norm = lambda m: m
-    try:
-        D = ProjectionDiscriminator(G.resolution, G.cfg.model.channels, 64, G.cfg.model.num_classes)
-    finally:
-        discriminator.spectral_norm = sn
+    D = ProjectionDiscriminator(G.resolution, G.cfg.model.channels, 64, G.cfg.model.num_classes, spectral)
     opt = torch.optim.RAdam(D.parameters(), lr=2e-3) if optimiser == "radam" else \
         torch.optim.Adam(D.parameters(), lr=2e-3, betas=(0.0, 0.99))
     tail = []

@@ -124,7 +124,12 @@ def from_files(teacher: str | Path, decoders: list[str | Path], device: str | to
 
 
 def load(name: str = "fmnist", device: str | torch.device = "cpu") -> PaGoDA:
-    """A shipped autoencoder by name (see SHIPPED)."""
-    if name not in SHIPPED:
-        raise checkpoint.CheckpointError(f"unknown model {name!r}; shipped: {', '.join(SHIPPED)}")
-    return from_files(SHIPPED[name]["teacher"], SHIPPED[name]["decoders"], device)
+    """A shipped autoencoder by name (see SHIPPED), or "TEACHER,DECODER[,DECODER...]": a teacher
+    (file or shipped name) and decoder files, joined by commas."""
+    if name in SHIPPED:
+        return from_files(SHIPPED[name]["teacher"], SHIPPED[name]["decoders"], device)
+    teacher, *decoders = name.split(",")
+    if not decoders:
+        raise checkpoint.CheckpointError(f"unknown model {name!r}: give a shipped one ({', '.join(SHIPPED)}) "
+                                         "or TEACHER,DECODER[,DECODER...]")
+    return from_files(teacher, decoders, device)

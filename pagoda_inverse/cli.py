@@ -118,18 +118,6 @@ def metrics(image_a, image_b, net):
     click.echo(f"LPIPS {d.item():.4f} (v0.1 {net}, trunk from {lpips.lpips_model(net).trunk_source}; {lpips.LPIPS_RESIZE_RULE})")
 
 
-def load_autoencoder(model: str):
-    """A shipped autoencoder name, or a teacher file/name and decoder files joined by commas
-    (TEACHER,DECODER[,DECODER...])."""
-    from .autoencoder import SHIPPED, from_files, load
-    if model in SHIPPED:
-        return load(model)
-    teacher, *decoders = model.split(",")
-    if not decoders:
-        raise UserError(f"--model {model}: give a shipped model ({', '.join(SHIPPED)}) or TEACHER,DECODER[,DECODER...]")
-    return from_files(teacher, decoders)
-
-
 @main.command()
 @click.option("--model", default="fmnist", show_default=True,
               help="Shipped autoencoder, TEACHER,DECODER[,...] files, or a teacher alone (fmnist-teacher) for Heun sampling.")
@@ -146,9 +134,10 @@ def sample(model, out_path, resolution, per_class, steps, guidance, temperature,
     """Generate a grid of class-conditional samples, one row per class: one decoder step, or the
     teacher's Heun sampler when --model names a teacher."""
     import torch
+    from .autoencoder import SHIPPED as AUTOENCODERS
+    from .autoencoder import load as load_autoencoder
     from .checkpoint import read_meta
     from .data import make_grid, save_image, upsample_nearest
-    from .autoencoder import SHIPPED as AUTOENCODERS
     from .teacher import SHIPPED as TEACHERS
     from .teacher import heun_samples, load_teacher
     try:
@@ -168,9 +157,7 @@ def sample(model, out_path, resolution, per_class, steps, guidance, temperature,
             how = f"one network evaluation each, {x.shape[-1]}x{x.shape[-1]}"
         x = upsample_nearest(x, x.shape[-1] * (scale or max(1, 32 // x.shape[-1])))
         save_image(make_grid(x, nrow=per_class, pad=2), out_path)
-    except ValueError as e:
-        raise UserError(str(e))
-    except user_errors() as e:
+    except (ValueError, *user_errors()) as e:
         raise UserError(str(e))
     click.echo(f"wrote {out_path}: {x.shape[0]} samples, {how}")
 
@@ -191,6 +178,7 @@ def encode_cmd(images, labels, model, levels, out_path):
     images the same way."""
     import torch
     from . import checkpoint
+    from .autoencoder import load as load_autoencoder
     from .data import downsample, load_image
     try:
         ae = load_autoencoder(model)
@@ -205,9 +193,7 @@ def encode_cmd(images, labels, model, levels, out_path):
         meta = {"kind": "latents", "images": [str(p) for p in images], "levels": levels or ae.levels,
                 "teacher_resolution": r, "sigma_max": ae.sigma_max}
         checkpoint.save(out_path, {"z": z, **({"labels": y} if y is not None else {})}, meta)
-    except ValueError as e:
-        raise UserError(str(e))
-    except user_errors() as e:
+    except (ValueError, *user_errors()) as e:
         raise UserError(str(e))
     s = z / ae.sigma_max
     click.echo(f"wrote {out_path}: z {tuple(z.shape)}, {levels or ae.levels} levels; z/sigma_max mean {s.mean():.3f} std {s.std():.3f}")

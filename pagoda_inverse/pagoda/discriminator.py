@@ -6,12 +6,16 @@ from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
 
+def _sn(module: nn.Module, on: bool) -> nn.Module:
+    return spectral_norm(module) if on else module
+
+
 class DBlock(nn.Module):
-    def __init__(self, cin: int, cout: int, down: bool):
+    def __init__(self, cin: int, cout: int, down: bool, spectral: bool = True):
         super().__init__()
-        self.conv0 = spectral_norm(nn.Conv2d(cin, cout, 3, padding=1))
-        self.conv1 = spectral_norm(nn.Conv2d(cout, cout, 3, padding=1))
-        self.skip = spectral_norm(nn.Conv2d(cin, cout, 1))
+        self.conv0 = _sn(nn.Conv2d(cin, cout, 3, padding=1), spectral)
+        self.conv1 = _sn(nn.Conv2d(cout, cout, 3, padding=1), spectral)
+        self.skip = _sn(nn.Conv2d(cin, cout, 1), spectral)
         self.down = down
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -25,17 +29,18 @@ class DBlock(nn.Module):
 class ProjectionDiscriminator(nn.Module):
     """Residual blocks halving the image down to 4x4, sum pooling, a linear score plus <embed(y), h>."""
 
-    def __init__(self, resolution: int, channels: int = 1, width: int = 64, num_classes: int = 10):
+    def __init__(self, resolution: int, channels: int = 1, width: int = 64, num_classes: int = 10,
+                 spectral: bool = True):
         super().__init__()
         blocks, ch, res = [], channels, resolution
         mult = 1
         while res > 4:
-            blocks.append(DBlock(ch, width * mult, down=True))
+            blocks.append(DBlock(ch, width * mult, down=True, spectral=spectral))
             ch, res, mult = width * mult, res // 2, min(mult * 2, 4)
-        blocks.append(DBlock(ch, width * mult, down=False))
+        blocks.append(DBlock(ch, width * mult, down=False, spectral=spectral))
         self.blocks = nn.Sequential(*blocks)
-        self.out = spectral_norm(nn.Linear(width * mult, 1))
-        self.embed = spectral_norm(nn.Embedding(num_classes, width * mult)) if num_classes else None
+        self.out = _sn(nn.Linear(width * mult, 1), spectral)
+        self.embed = _sn(nn.Embedding(num_classes, width * mult), spectral) if num_classes else None
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         h = F.leaky_relu(self.blocks(x), 0.2).sum(dim=(2, 3))
