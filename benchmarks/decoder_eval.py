@@ -6,6 +6,8 @@
    to the samples' resolution by the project's downsample.
 2. Super-resolution 8 -> 16 and 8 -> 32 by encode-then-decode (true labels) on the first --n-sr test
    images: PSNR, SSIM, LPIPS against nearest, bilinear and bicubic upsampling of the same 8x8 inputs.
+   The same reconstructions also get FID and class accuracy: what each decoder does from the
+   encoder's latents rather than from the prior (the test set is also FID's reference here).
 3. Speed in one run: images/s of one-step generation at each resolution, of the teacher's Heun
    sampler at 8x8, and of the encoder.
 4. Figures: docs/decoder_superres.png and docs/decoder_samples_32.png.
@@ -51,6 +53,9 @@ def markdown(result: dict) -> str:
     lines = ["| generator | resolution | FID | class accuracy |", "| --- | --- | --- | --- |"]
     for k, v in result["samples"].items():
         lines.append(f"| {k} | {v['resolution']} | {v['fid']:.2f} | {100 * v['class_accuracy']:.1f}% |")
+    lines += ["", "| decoder of the test latents | resolution | FID | class accuracy |", "| --- | --- | --- | --- |"]
+    for k, v in result["reconstructions"].items():
+        lines.append(f"| {k} | {v['resolution']} | {v['fid']:.2f} | {100 * v['class_accuracy']:.1f}% |")
     lines += ["", "| 8x8 -> | method | PSNR | SSIM | LPIPS |", "| --- | --- | --- | --- | --- |"]
     for k, v in result["superres"].items():
         method, r = k.rsplit("_", 1)
@@ -65,7 +70,9 @@ def main():
     ap.add_argument("--model", default="fmnist", help="shipped autoencoder, or TEACHER,DECODER,... files")
     ap.add_argument("--baseline", default=None, help="TEACHER,DECODER,... of the reconstruction-only decoders")
     ap.add_argument("--n", type=int, default=5000, help="samples per generator (a multiple of 10)")
-    ap.add_argument("--n-sr", type=int, default=2000, help="test images for super-resolution")
+    ap.add_argument("--extra", action="append", default=[], metavar="NAME=TEACHER,DECODER,...",
+                    help="another autoencoder to measure beside the shipped one (repeatable)")
+    ap.add_argument("--n-sr", type=int, default=5000, help="test images for super-resolution")
     ap.add_argument("--temperatures", type=float, nargs="+", default=[1.0, 0.8], help="prior temperatures of the one-step samples")
     ap.add_argument("--heun-levels", type=int, default=18, help="the teacher's sampling levels (the CLI default)")
     ap.add_argument("--out", default=str(ROOT / "benchmarks/results/decoder_eval.json"))
@@ -77,10 +84,14 @@ def main():
     models = {"pagoda": model}
     if args.baseline:
         models["reconstruction_only"] = load(args.baseline)
+    for extra in args.extra:
+        name, _, spec = extra.partition("=")
+        models[name] = load(spec)
     judge = shipped_judge()
     labels = torch.arange(10).repeat_interleave(args.n // 10)
     result = {"command": "python " + " ".join(sys.argv), "n_samples": len(labels), "encoder_levels": model.levels,
-              "heun_levels": args.heun_levels, "samples": {}, "superres": {}, "speed_images_per_s": {}}
+              "heun_levels": args.heun_levels, "samples": {}, "superres": {}, "reconstructions": {},
+              "speed_images_per_s": {}}
 
     # 1. Generation. The same prior noise (seed 0) for every decoder.
     heun = batched(lambda s: heun_samples(model.D, labels[s], args.heun_levels, seed=s.start), len(labels))
@@ -115,11 +126,23 @@ def main():
         for name, m in ((n, m) for n, m in models.items() if r in m.resolutions):
             outputs[name, r] = batched(lambda s: m.decode(z_test[s], y[s], r).detach(), len(x8))
             result["superres"][f"{name}_{r}"] = restoration_scores(outputs[name, r], truth)
+    for r in model.resolutions:  # the floor (the test images themselves) and bicubic, to read these FIDs by
+        truth = downsample(x32, r) if r < x32.shape[-1] else x32
+        result["reconstructions"][f"test_images_{r}"] = sample_scores(truth, y, judge)
+        if ("bicubic", r) in outputs:
+            result["reconstructions"][f"bicubic_{r}"] = sample_scores(outputs["bicubic", r], y, judge)
+    for name, m in models.items():
+        for r in m.resolutions:
+            if (name, r) not in outputs:
+                outputs[name, r] = batched(lambda s: m.decode(z_test[s], y[s], r).detach(), len(x8))
+            result["reconstructions"][f"{name}_{r}"] = sample_scores(outputs[name, r], y, judge)
     r_top = model.resolutions[-1]
     best = min(result["superres"][f"{m}_{r_top}"]["lpips"] for m in ("nearest", "bilinear", "bicubic"))
     result["superres_lpips_ratio_to_best_classical"] = result["superres"][f"pagoda_{r_top}"]["lpips"] / best
     for k, v in result["superres"].items():
         print(f"SR {k:28s} PSNR {v['psnr_db']:6.2f}  SSIM {v['ssim']:.4f}  LPIPS {v['lpips']:.4f}", flush=True)
+    for k, v in result["reconstructions"].items():
+        print(f"reconstruction {k:24s} FID {v['fid']:8.3f}  class acc {100 * v['class_accuracy']:.1f}%", flush=True)
 
     # 3. Speed, one batch size, one process, this machine's threads.
     @torch.no_grad()

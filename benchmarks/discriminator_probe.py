@@ -1,15 +1,19 @@
-"""Can a fresh discriminator tell real 8x8 images from the shipped 8x8 decoder's samples?
+"""Can a fresh discriminator tell real images from the shipped decoder's samples at one resolution?
 
-Trains the decoder stage's class-projection discriminator alone, against the fixed shipped decoder,
-for --steps steps of batch 64 with the hinge loss, in four variants: as in training (spectral norm,
-RAdam 2e-3, DiffAugment), without DiffAugment, with Adam (betas 0, 0.99), and without spectral norm.
-Reports the hinge loss (2.0 = scores carry no information) and the mean real and fake scores.
+Trains that stage's class-projection discriminator (its width from the stage's config) alone,
+against the fixed shipped decoder, for --steps steps of batch 64 with the hinge loss, in four
+variants: with PaGoDA's DiffAugment (spectral norm, RAdam 2e-3), without DiffAugment, with Adam
+(betas 0, 0.99) and no DiffAugment, and without spectral norm or DiffAugment. Reports, over the
+last 50 steps, the hinge loss (2.0 = scores carry no information), the mean real and fake scores,
+and the accuracy of the scores' sign.
 
-    python benchmarks/discriminator_probe.py
+    python benchmarks/discriminator_probe.py --resolution 8
+    python benchmarks/discriminator_probe.py --resolution 32
 """
 import argparse
 import json
 import sys
+from importlib.resources import files
 from pathlib import Path
 
 import torch
@@ -19,18 +23,20 @@ from pagoda_inverse.autoencoder import load
 from pagoda_inverse.data import DataConfig, load_training_data
 from pagoda_inverse.pagoda import augment
 from pagoda_inverse.pagoda.discriminator import ProjectionDiscriminator, hinge_d_loss
+from pagoda_inverse.train.decoder import load_config
 
 VARIANTS = {  # name: (spectral norm, optimiser, DiffAugment)
-    "as_trained": (True, "radam", True),
+    "diffaugment": (True, "radam", True),
     "no_augment": (True, "radam", False),
     "adam_beta0": (True, "adam", False),
     "no_spectral_norm": (False, "radam", False),
 }
 
 
-def probe(G: nn.Module, x_all, y_all, spectral: bool, optimiser: str, augmented: bool, steps: int, batch: int = 64):
+def probe(G: nn.Module, x_all, y_all, width: int, spectral: bool, optimiser: str, augmented: bool, steps: int,
+          batch: int = 64):
     torch.manual_seed(0)
-    D = ProjectionDiscriminator(G.resolution, G.cfg.model.channels, 64, G.cfg.model.num_classes, spectral)
+    D = ProjectionDiscriminator(G.resolution, G.cfg.model.channels, width, G.cfg.model.num_classes, spectral)
     opt = torch.optim.RAdam(D.parameters(), lr=2e-3) if optimiser == "radam" else \
         torch.optim.Adam(D.parameters(), lr=2e-3, betas=(0.0, 0.99))
     tail = []
@@ -38,7 +44,8 @@ def probe(G: nn.Module, x_all, y_all, spectral: bool, optimiser: str, augmented:
         i = torch.randint(0, len(x_all), (batch,))
         y_f = torch.randint(0, G.cfg.model.num_classes, (batch,))
         with torch.no_grad():
-            fake = G(torch.randn(batch, G.cfg.model.channels, G.resolution, G.resolution) * G.cfg.sigma_max, y_f)
+            r = G.cfg.model.resolution  # the latent's size: the teacher's resolution
+            fake = G(torch.randn(batch, G.cfg.model.channels, r, r) * G.cfg.sigma_max, y_f)
         x = torch.cat([x_all[i], fake])
         if augmented:
             x = augment.apply(x, augment.draw(2 * batch, G.resolution))
@@ -48,26 +55,31 @@ def probe(G: nn.Module, x_all, y_all, spectral: bool, optimiser: str, augmented:
         L.backward()
         opt.step()
         if step >= steps - 50:  # the last 50 steps
-            tail.append((L.item(), s[:batch].mean().item(), s[batch:].mean().item()))
+            sign_acc = ((s[:batch] > 0).float().mean() + (s[batch:] < 0).float().mean()) / 2
+            tail.append((L.item(), s[:batch].mean().item(), s[batch:].mean().item(), sign_acc.item()))
     t = torch.tensor(tail).mean(0).tolist()
-    return {"hinge_loss": t[0], "real_score": t[1], "fake_score": t[2]}
+    return {"hinge_loss": t[0], "real_score": t[1], "fake_score": t[2], "accuracy": t[3]}
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--resolution", type=int, default=8, choices=(8, 16, 32))
     ap.add_argument("--steps", type=int, default=300)
-    ap.add_argument("--out", default="benchmarks/results/discriminator_probe.json")
+    ap.add_argument("--out", help="default: benchmarks/results/discriminator_probe_<resolution>.json")
     args = ap.parse_args()
     torch.set_num_threads(2)
-    G = load("fmnist").decoder(8)
+    G = load("fmnist").decoder(args.resolution)
+    width = load_config(files("pagoda_inverse") / f"configs/decoder_fmnist_{args.resolution}.toml").disc.width
     x_all, y_all, _ = load_training_data(DataConfig("fashion_mnist", None, G.resolution, G.cfg.model.channels))
-    result = {"command": "python " + " ".join(sys.argv), "steps": args.steps, "batch": 64,
-              "averaged_over": "the last 50 steps", "variants": {}}
+    result = {"command": "python " + " ".join(sys.argv), "resolution": args.resolution, "width": width,
+              "steps": args.steps, "batch": 64, "averaged_over": "the last 50 steps", "variants": {}}
     for name, (spectral, optimiser, augmented) in VARIANTS.items():
-        result["variants"][name] = r = probe(G, x_all, y_all, spectral, optimiser, augmented, args.steps)
-        print(f"{name:18s} hinge loss {r['hinge_loss']:.3f}  real {r['real_score']:+.3f}  fake {r['fake_score']:+.3f}", flush=True)
-    Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
-    print(f"wrote {args.out}")
+        result["variants"][name] = r = probe(G, x_all, y_all, width, spectral, optimiser, augmented, args.steps)
+        print(f"{name:18s} hinge loss {r['hinge_loss']:.3f}  real {r['real_score']:+.3f}  fake {r['fake_score']:+.3f}"
+              f"  accuracy {r['accuracy']:.3f}", flush=True)
+    out = Path(args.out or f"benchmarks/results/discriminator_probe_{args.resolution}.json")
+    out.write_text(json.dumps(result, indent=1) + "\n")
+    print(f"wrote {out}")
 
 
 if __name__ == "__main__":

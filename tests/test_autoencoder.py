@@ -112,6 +112,21 @@ def test_training_logs_every_loss_term(trained):
     assert all({"L_rec", "L_G", "L_D", "w"} <= r.keys() and 0.01 <= r["w"] <= 10 for r in rows)
 
 
+@pytest.mark.parametrize("diffaugment", [True, False])
+def test_diffaugment_option_decides_what_the_discriminator_sees(trained, monkeypatch, diffaugment):
+    """The reconstruction's shared augmentation stays; `disc.diffaugment` only switches the D's."""
+    tmp, _, config = trained
+    from pagoda_inverse.pagoda import augment
+    from pagoda_inverse.train.decoder import load_config, train_decoder
+    sizes, apply = [], augment.apply
+    monkeypatch.setattr(augment, "apply", lambda x, p: sizes.append(len(x)) or apply(x, p))
+    cfg = load_config(config(f"aug_{diffaugment}", "base", 8, 2))
+    cfg.disc.diffaugment = diffaugment
+    train_decoder(cfg)
+    # per step: G(z) and x for L_rec (8 each); with DiffAugment also G(z') (8) and reals + fakes (16)
+    assert sizes == ([8, 8, 8, 16] if diffaugment else [8, 8]) * 2
+
+
 def test_decoder_resume_continues_exactly(trained):
     """Two optimisers, the discriminator and the EMA all come back from the checkpoint."""
     tmp, _, config = trained

@@ -32,6 +32,7 @@ class LossConfig:
 class DiscConfig:
     width: int = 64
     lr: float = 2e-3
+    diffaugment: bool = True  # PaGoDA's DiffAugment on the discriminator's inputs (reals and fakes alike)
 
 
 @dataclass
@@ -116,6 +117,9 @@ def train_decoder(cfg: DecoderTrainConfig, resume: bool = False) -> Trainer:
         x = x_all[idx_all[pair]]
         return torch.where(flip_all[pair][:, None, None, None], x.flip(-1), x), y_all[idx_all[pair]]
 
+    def disc_input(x):
+        return augment.apply(x, augment.draw(len(x), res, device=d.device)) if cfg.disc.diffaugment else x
+
     def train_step(step):
         # Generator: reconstruction on real pairs (z = Enc(x), x), adversarial on G(fresh noise).
         pair = batch_indices(len(z_all), cfg.train, d, step).to(d.device)
@@ -132,7 +136,7 @@ def train_decoder(cfg: DecoderTrainConfig, resume: bool = False) -> Trainer:
             disc.requires_grad_(False)  # the generator step does not train the discriminator
             z_f, y_f = fresh_batch()
             fake = G_ddp(z_f, y_f)
-            L_G = hinge_g_loss(disc(augment.apply(fake, augment.draw(local, res, device=d.device)), y_f))
+            L_G = hinge_g_loss(disc(disc_input(fake), y_f))
             w = adaptive_weight(L_rec, L_G, W, cfg.loss.adaptive_min, cfg.loss.adaptive_max) \
                 if cfg.loss.adaptive else torch.ones(())
             loss = L_rec + cfg.loss.adv_weight * w * L_G
@@ -153,8 +157,7 @@ def train_decoder(cfg: DecoderTrainConfig, resume: bool = False) -> Trainer:
                 z_f, y_f = fresh_batch()
                 fake = G(z_f, y_f)
             n = x_r.shape[0]
-            scores = disc_ddp(augment.apply(torch.cat([x_r, fake]), augment.draw(2 * n, res, device=d.device)),
-                              torch.cat([y_r, y_f]) if y_f is not None else None)
+            scores = disc_ddp(disc_input(torch.cat([x_r, fake])), torch.cat([y_r, y_f]) if y_f is not None else None)
             L_D = hinge_d_loss(scores[:n], scores[n:])
             opt_d.zero_grad(set_to_none=True)
             L_D.backward()
