@@ -118,8 +118,9 @@ def main():
     z_test = batched(lambda s: model.encode(x8[s], y[s]), len(x8))
     encode_s = time.time() - t0
     outputs = {}
+    truths = {r: downsample(x32, r) if r < x32.shape[-1] else x32 for r in model.resolutions}
     for r in model.resolutions[1:]:
-        truth = downsample(x32, r) if r < x32.shape[-1] else x32
+        truth = truths[r]
         for mode in ("nearest", "bilinear", "bicubic"):
             outputs[mode, r] = upsample(x8, r, mode)
             result["superres"][f"{mode}_{r}"] = restoration_scores(outputs[mode, r], truth)
@@ -127,8 +128,7 @@ def main():
             outputs[name, r] = batched(lambda s: m.decode(z_test[s], y[s], r).detach(), len(x8))
             result["superres"][f"{name}_{r}"] = restoration_scores(outputs[name, r], truth)
     for r in model.resolutions:  # the floor (the test images themselves) and bicubic, to read these FIDs by
-        truth = downsample(x32, r) if r < x32.shape[-1] else x32
-        result["reconstructions"][f"test_images_{r}"] = sample_scores(truth, y, judge)
+        result["reconstructions"][f"test_images_{r}"] = sample_scores(truths[r], y, judge)
         if ("bicubic", r) in outputs:
             result["reconstructions"][f"bicubic_{r}"] = sample_scores(outputs["bicubic", r], y, judge)
     for name, m in models.items():

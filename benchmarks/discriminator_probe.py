@@ -1,8 +1,8 @@
 """Can a fresh discriminator tell real images from the shipped decoder's samples at one resolution?
 
-Trains that stage's class-projection discriminator (its width from the stage's config) alone,
+Trains that stage's class-projection discriminator (width and lr from the stage's config) alone,
 against the fixed shipped decoder, for --steps steps of batch 64 with the hinge loss, in four
-variants: with PaGoDA's DiffAugment (spectral norm, RAdam 2e-3), without DiffAugment, with Adam
+variants: with PaGoDA's DiffAugment (spectral norm, RAdam at the config's lr), without DiffAugment, with Adam
 (betas 0, 0.99) and no DiffAugment, and without spectral norm or DiffAugment. Reports, over the
 last 50 steps, the hinge loss (2.0 = scores carry no information), the mean real and fake scores,
 and the accuracy of the scores' sign.
@@ -23,7 +23,7 @@ from pagoda_inverse.autoencoder import load
 from pagoda_inverse.data import DataConfig, load_training_data
 from pagoda_inverse.pagoda import augment
 from pagoda_inverse.pagoda.discriminator import ProjectionDiscriminator, hinge_d_loss
-from pagoda_inverse.train.decoder import load_config
+from pagoda_inverse.train.decoder import DiscConfig, load_config
 
 VARIANTS = {  # name: (spectral norm, optimiser, DiffAugment)
     "diffaugment": (True, "radam", True),
@@ -33,12 +33,12 @@ VARIANTS = {  # name: (spectral norm, optimiser, DiffAugment)
 }
 
 
-def probe(G: nn.Module, x_all, y_all, width: int, spectral: bool, optimiser: str, augmented: bool, steps: int,
+def probe(G: nn.Module, x_all, y_all, disc: DiscConfig, spectral: bool, optimiser: str, augmented: bool, steps: int,
           batch: int = 64):
     torch.manual_seed(0)
-    D = ProjectionDiscriminator(G.resolution, G.cfg.model.channels, width, G.cfg.model.num_classes, spectral)
-    opt = torch.optim.RAdam(D.parameters(), lr=2e-3) if optimiser == "radam" else \
-        torch.optim.Adam(D.parameters(), lr=2e-3, betas=(0.0, 0.99))
+    D = ProjectionDiscriminator(G.resolution, G.cfg.model.channels, disc.width, G.cfg.model.num_classes, spectral)
+    opt = torch.optim.RAdam(D.parameters(), lr=disc.lr) if optimiser == "radam" else \
+        torch.optim.Adam(D.parameters(), lr=disc.lr, betas=(0.0, 0.99))
     tail = []
     for step in range(steps):
         i = torch.randint(0, len(x_all), (batch,))
@@ -69,12 +69,12 @@ def main():
     args = ap.parse_args()
     torch.set_num_threads(2)
     G = load("fmnist").decoder(args.resolution)
-    width = load_config(files("pagoda_inverse") / f"configs/decoder_fmnist_{args.resolution}.toml").disc.width
+    disc = load_config(files("pagoda_inverse") / f"configs/decoder_fmnist_{args.resolution}.toml").disc
     x_all, y_all, _ = load_training_data(DataConfig("fashion_mnist", None, G.resolution, G.cfg.model.channels))
-    result = {"command": "python " + " ".join(sys.argv), "resolution": args.resolution, "width": width,
+    result = {"command": "python " + " ".join(sys.argv), "resolution": args.resolution, "width": disc.width,
               "steps": args.steps, "batch": 64, "averaged_over": "the last 50 steps", "variants": {}}
     for name, (spectral, optimiser, augmented) in VARIANTS.items():
-        result["variants"][name] = r = probe(G, x_all, y_all, width, spectral, optimiser, augmented, args.steps)
+        result["variants"][name] = r = probe(G, x_all, y_all, disc, spectral, optimiser, augmented, args.steps)
         print(f"{name:18s} hinge loss {r['hinge_loss']:.3f}  real {r['real_score']:+.3f}  fake {r['fake_score']:+.3f}"
               f"  accuracy {r['accuracy']:.3f}", flush=True)
     out = Path(args.out or f"benchmarks/results/discriminator_probe_{args.resolution}.json")
