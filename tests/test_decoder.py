@@ -28,6 +28,18 @@ def test_decoder_is_teacher_network_at_sigma_max():
     torch.testing.assert_close(G(z, y), D.net(c_in[:, None, None, None] * z, c_noise, y))
 
 
+def test_set_dropout_makes_training_mode_deterministic():
+    import dataclasses
+    torch.manual_seed(0)
+    G = Decoder.from_teacher(build_teacher(dataclasses.replace(TINY, dropout=0.5))).train()
+    for p in G.parameters():
+        p.data.normal_(0, 0.05)  # nonzero everywhere, so dropout in any block shows in the output
+    z, y = torch.randn(2, 1, 8, 8) * 80, torch.tensor([0, 1])
+    assert not torch.equal(G(z, y), G(z, y))
+    G.set_dropout(0.0)
+    assert torch.equal(G(z, y), G(z, y)) and G.cfg.model.dropout == 0.0
+
+
 def test_grow_starts_near_nearest_upsampled_decoder():
     _, G = trained_like_decoder()
     z, y = torch.randn(8, 1, 8, 8) * 80, torch.randint(0, 10, (8,))
@@ -83,6 +95,21 @@ def test_diffaugment_neutral_is_identity_and_translation_shifts():
     assert (out[0] == 0).sum() == 4 and (out[1] == 0).sum() == 1  # clipped at the corner
 
 
+def test_projected_discriminator_trains_heads_on_a_frozen_trunk():
+    from pagoda_inverse.metrics.lpips import lpips_model
+    from pagoda_inverse.pagoda.discriminator import make_discriminator
+    torch.manual_seed(0)
+    disc = make_discriminator("projected", 16, 1, 8, 10)
+    assert not any(k.startswith("_lpips") for k in disc.state_dict())  # the trunk is neither trained nor saved
+    x, y = torch.rand(3, 1, 16, 16).mul(2).sub(1).requires_grad_(), torch.tensor([0, 1, 2])
+    s = disc(x, y)
+    assert s.shape == (3, 9 * 5)  # a 3x3 grid of patch logits for each of AlexNet's five ReLU levels
+    assert not torch.allclose(s, disc(x, torch.tensor([3, 4, 5])))  # the class projection counts
+    s.mean().backward()
+    assert x.grad.abs().sum() > 0 and all(p.grad is not None for p in disc.parameters())
+    assert all(p.grad is None and not p.requires_grad for p in lpips_model("alex").parameters())
+
+
 def test_decoder_training_base_then_grow(tmp_path):
     from pagoda_inverse.pagoda.decoder import load_decoder
     from pagoda_inverse.teacher import save_teacher
@@ -99,17 +126,18 @@ chunk = 200
 adv_weight = {{adv}}
 [disc]
 width = 8
+architecture = "{{arch}}"
 [train]
 batch_size = 8
 total_steps = 3
 log_every = 1
 """
-    (tmp_path / "base.toml").write_text(common.format(adv=0.2) + f'run_dir = "{tmp_path / "base"}"\n'
+    (tmp_path / "base.toml").write_text(common.format(adv=0.2, arch="residual") + f'run_dir = "{tmp_path / "base"}"\n'
                                         f'[data]\nroot = "{FIXTURE_FMNIST}"\nresolution = 8\n')
     train_decoder(load_config(tmp_path / "base.toml"))
     assert len(list((tmp_path / "latents").glob("*.safetensors"))) == 4  # 300 images + mirrors, chunks of 200
     (tmp_path / "grow.toml").write_text(f'stage = "grow"\ninit = "{tmp_path / "base" / "final.safetensors"}"\n'
-                                        + common.format(adv=1.0) + f'run_dir = "{tmp_path / "grow"}"\n'
+                                        + common.format(adv=1.0, arch="projected") + f'run_dir = "{tmp_path / "grow"}"\n'
                                         f'[data]\nroot = "{FIXTURE_FMNIST}"\nresolution = 16\n')
     train_decoder(load_config(tmp_path / "grow.toml"))
     G = load_decoder(tmp_path / "grow" / "final.safetensors")

@@ -73,6 +73,13 @@ class Decoder(nn.Module):
         self.stages.requires_grad_(True)
         self.net.head.requires_grad_(True)
 
+    def set_dropout(self, p: float) -> None:
+        """The dropout of every U-Net block (the teacher's by default; it acts only in training)."""
+        self.cfg.model.dropout = p
+        for m in self.modules():
+            if isinstance(m, nn.Dropout):
+                m.p = p
+
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         sigma = torch.full((z.shape[0],), self.cfg.sigma_max, device=z.device, dtype=z.dtype)
         _, _, c_in, c_noise = precond_coefficients(sigma, self.cfg.sigma_data)

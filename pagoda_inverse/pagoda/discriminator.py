@@ -1,5 +1,11 @@
-"""Class-conditional projection discriminator (Miyato & Koyama 2018) with spectral normalisation,
-and the hinge losses. A fresh one is built for each growth stage, for that stage's resolution."""
+"""Class-conditional projection discriminators (Miyato & Koyama 2018) with spectral normalisation,
+and the hinge losses. A fresh one is built for each growth stage, for that stage's resolution.
+
+Two architectures: `ProjectionDiscriminator`, residual blocks trained from scratch on the pixels, and
+`ProjectedDiscriminator`, the Projected GAN design (Sauer et al. 2021) that PaGoDA's official code
+takes from CTM/StyleGAN-XL: small trainable heads on the multi-level features of a frozen
+ImageNet network (there DeiT and EfficientNet; here the LPIPS AlexNet trunk, available offline).
+"""
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -48,6 +54,60 @@ class ProjectionDiscriminator(nn.Module):
         if self.embed is not None and labels is not None:
             score = score + (self.embed(labels) * h).sum(1)
         return score
+
+
+class FeatureHead(nn.Module):
+    """Patch logits on one frozen feature map: 1x1 then 3x3 spectral-norm convs, a linear score plus the
+    class projection <embed(y), h> at every location, average-pooled to a 3x3 grid of logits so that
+    every feature level weighs the same in the loss."""
+
+    def __init__(self, cin: int, width: int, num_classes: int):
+        super().__init__()
+        self.conv0 = spectral_norm(nn.Conv2d(cin, width, 1))
+        self.conv1 = spectral_norm(nn.Conv2d(width, width, 3, padding=1))
+        self.out = spectral_norm(nn.Conv2d(width, 1, 1))
+        self.embed = spectral_norm(nn.Embedding(num_classes, width)) if num_classes else None
+
+    def forward(self, f: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+        h = F.leaky_relu(self.conv1(F.leaky_relu(self.conv0(f), 0.2)), 0.2)
+        score = self.out(h).squeeze(1)
+        if self.embed is not None and labels is not None:
+            score = score + torch.einsum("bchw,bc->bhw", h, self.embed(labels))
+        return F.adaptive_avg_pool2d(score[:, None], 3).flatten(1)
+
+
+class ProjectedDiscriminator(nn.Module):
+    """Frozen LPIPS trunk (its ImageNet scaling included) + one FeatureHead per ReLU level.
+
+    Images in [-1, 1] are brought to the trunk by LPIPS_RESIZE_RULE (gray -> 3 channels, bilinear up to
+    64 px), as the reconstruction loss's. Returns (B, 9 x levels) patch logits; the hinge losses average over all of them. The trunk is
+    held outside the module's parameters: it is not trained and not saved with the discriminator.
+    """
+
+    def __init__(self, channels: int = 1, width: int = 64, num_classes: int = 10, net: str = "alex", device="cpu"):
+        super().__init__()
+        from ..metrics.lpips import LPIPS_MIN_SIDE, lpips_model
+        self._lpips = (lpips_model(net, str(device)),)  # a tuple: not a submodule
+        with torch.no_grad():
+            feats = self._features(torch.zeros(1, channels, LPIPS_MIN_SIDE, LPIPS_MIN_SIDE, device=device))
+        self.heads = nn.ModuleList(FeatureHead(f.shape[1], width, num_classes) for f in feats)
+
+    def _features(self, x: torch.Tensor) -> list[torch.Tensor]:
+        from ..metrics.lpips import lpips_input
+        model = self._lpips[0]
+        return list(model.net(model.scaling_layer(lpips_input(x))))  # lpips_input's resize is range-agnostic
+
+    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        return torch.cat([head(f, labels) for head, f in zip(self.heads, self._features(x))], dim=1)
+
+
+def make_discriminator(architecture: str, resolution: int, channels: int, width: int, num_classes: int,
+                       spectral: bool = True, device="cpu") -> nn.Module:
+    if architecture == "residual":
+        return ProjectionDiscriminator(resolution, channels, width, num_classes, spectral).to(device)
+    if architecture == "projected":
+        return ProjectedDiscriminator(channels, width, num_classes, "alex", device).to(device)
+    raise ValueError(f"unknown discriminator architecture {architecture!r}; use 'residual' or 'projected'")
 
 
 def hinge_d_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:

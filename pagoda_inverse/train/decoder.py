@@ -12,7 +12,7 @@ from ..data import DataConfig, load_training_data
 from ..metrics.lpips import lpips_input, lpips_model
 from ..pagoda import augment
 from ..pagoda.decoder import Decoder, load_decoder, save_decoder_meta
-from ..pagoda.discriminator import ProjectionDiscriminator, hinge_d_loss, hinge_g_loss
+from ..pagoda.discriminator import hinge_d_loss, hinge_g_loss, make_discriminator
 from ..pagoda.latents import LatentConfig, encode_dataset, file_hash, load_latents
 from ..teacher import load_teacher, resolve
 from .loop import Trainer, TrainConfig, batch_indices, ema_update, setup_distributed
@@ -30,6 +30,7 @@ class LossConfig:
 
 @dataclass
 class DiscConfig:
+    architecture: str = "residual"  # "residual": trained on pixels; "projected": heads on a frozen ImageNet trunk
     width: int = 64
     lr: float = 2e-3
     diffaugment: bool = True  # PaGoDA's DiffAugment on the discriminator's inputs (reals and fakes alike)
@@ -41,6 +42,7 @@ class DecoderTrainConfig:
     stage: str = "base"  # "base": G from the teacher at its resolution; "grow": one 2x stage on `init`
     init: str | None = None  # the decoder file to grow from
     trainable_up_blocks: int = 2  # U-Net up-path blocks left trainable when growing
+    dropout: float | None = None  # the decoder's dropout while it trains; None keeps the teacher's
     latents: LatentConfig = field(default_factory=LatentConfig)
     data: DataConfig = field(default_factory=DataConfig)
     loss: LossConfig = field(default_factory=LossConfig)
@@ -61,16 +63,21 @@ def adaptive_weight(L_rec: torch.Tensor, L_G: torch.Tensor, W: torch.Tensor, lo:
 
 def build_decoder(cfg: DecoderTrainConfig, device) -> Decoder:
     if cfg.stage == "base":
-        return Decoder.from_teacher(load_teacher(cfg.teacher)).to(device)
-    G = load_decoder(cfg.init).to(device)
-    G.grow()
-    G.freeze_for_growth(cfg.trainable_up_blocks)
+        G = Decoder.from_teacher(load_teacher(cfg.teacher)).to(device)
+    else:
+        G = load_decoder(cfg.init).to(device)
+        G.grow()
+        G.freeze_for_growth(cfg.trainable_up_blocks)
+    if cfg.dropout is not None:
+        G.set_dropout(cfg.dropout)
     return G
 
 
 def train_decoder(cfg: DecoderTrainConfig, resume: bool = False) -> Trainer:
     if cfg.stage not in ("base", "grow"):
         raise ConfigError(f"stage must be 'base' or 'grow', not {cfg.stage!r}")
+    if cfg.disc.architecture not in ("residual", "projected"):
+        raise ConfigError(f"disc.architecture must be 'residual' or 'projected', not {cfg.disc.architecture!r}")
     if cfg.stage == "grow" and not cfg.init:
         raise ConfigError("stage 'grow' needs init = the decoder file to grow from")
     d = setup_distributed()
@@ -92,7 +99,8 @@ def train_decoder(cfg: DecoderTrainConfig, resume: bool = False) -> Trainer:
     if G.resolution != cfg.data.resolution:
         raise ConfigError(f"the decoder outputs {G.resolution}x{G.resolution} but data.resolution = {cfg.data.resolution}")
     ema = copy.deepcopy(G).eval().requires_grad_(False)
-    disc = ProjectionDiscriminator(G.resolution, cfg.data.channels, cfg.disc.width, G.cfg.model.num_classes).to(d.device)
+    disc = make_discriminator(cfg.disc.architecture, G.resolution, cfg.data.channels, cfg.disc.width,
+                              G.cfg.model.num_classes, device=d.device)
     opt_g = torch.optim.RAdam([p for p in G.parameters() if p.requires_grad], lr=cfg.train.lr)
     opt_d = torch.optim.RAdam(disc.parameters(), lr=cfg.disc.lr)
     G_ddp, disc_ddp = (DDP(G), DDP(disc)) if d.world > 1 else (G, disc)
