@@ -101,13 +101,16 @@ class ProjectedDiscriminator(nn.Module):
         return torch.cat([head(f, labels) for head, f in zip(self.heads, self._features(x))], dim=1)
 
 
+ARCHITECTURES = ("residual", "projected")
+
+
 def make_discriminator(architecture: str, resolution: int, channels: int, width: int, num_classes: int,
                        spectral: bool = True, device="cpu") -> nn.Module:
     if architecture == "residual":
         return ProjectionDiscriminator(resolution, channels, width, num_classes, spectral).to(device)
     if architecture == "projected":
         return ProjectedDiscriminator(channels, width, num_classes, "alex", device).to(device)
-    raise ValueError(f"unknown discriminator architecture {architecture!r}; use 'residual' or 'projected'")
+    raise ValueError(f"unknown discriminator architecture {architecture!r}; use one of {ARCHITECTURES}")
 
 
 def hinge_d_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:

@@ -12,7 +12,7 @@ from ..data import DataConfig, load_training_data
 from ..metrics.lpips import lpips_input, lpips_model
 from ..pagoda import augment
 from ..pagoda.decoder import Decoder, load_decoder, save_decoder_meta
-from ..pagoda.discriminator import hinge_d_loss, hinge_g_loss, make_discriminator
+from ..pagoda.discriminator import ARCHITECTURES, hinge_d_loss, hinge_g_loss, make_discriminator
 from ..pagoda.latents import LatentConfig, encode_dataset, file_hash, load_latents
 from ..teacher import load_teacher, resolve
 from .loop import Trainer, TrainConfig, batch_indices, ema_update, setup_distributed
@@ -76,8 +76,8 @@ def build_decoder(cfg: DecoderTrainConfig, device) -> Decoder:
 def train_decoder(cfg: DecoderTrainConfig, resume: bool = False) -> Trainer:
     if cfg.stage not in ("base", "grow"):
         raise ConfigError(f"stage must be 'base' or 'grow', not {cfg.stage!r}")
-    if cfg.disc.architecture not in ("residual", "projected"):
-        raise ConfigError(f"disc.architecture must be 'residual' or 'projected', not {cfg.disc.architecture!r}")
+    if cfg.disc.architecture not in ARCHITECTURES:
+        raise ConfigError(f"disc.architecture must be one of {ARCHITECTURES}, not {cfg.disc.architecture!r}")
     if cfg.stage == "grow" and not cfg.init:
         raise ConfigError("stage 'grow' needs init = the decoder file to grow from")
     d = setup_distributed()
