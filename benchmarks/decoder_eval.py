@@ -75,9 +75,12 @@ def main():
     ap.add_argument("--n-sr", type=int, default=5000, help="test images for super-resolution")
     ap.add_argument("--temperatures", type=float, nargs="+", default=[1.0, 0.8], help="prior temperatures of the one-step samples")
     ap.add_argument("--heun-levels", type=int, default=18, help="the teacher's sampling levels (the CLI default)")
-    ap.add_argument("--out", default=str(ROOT / "benchmarks/results/decoder_eval.json"))
+    ap.add_argument("--samples-only", action="store_true",
+                    help="only the generation scores: no super-resolution, reconstructions, speed or figures")
+    ap.add_argument("--out", help="default: benchmarks/results/decoder_eval.json (decoder_eval_samples.json with --samples-only)")
     ap.add_argument("--figures", default=str(ROOT / "docs"), help="folder for the figures ('' = none)")
     args = ap.parse_args()
+    args.out = args.out or str(ROOT / "benchmarks/results" / ("decoder_eval_samples.json" if args.samples_only else "decoder_eval.json"))
     torch.set_num_threads(2)
 
     model = load(args.model)
@@ -109,6 +112,10 @@ def main():
                 result["samples"][key] = sample_scores(x, labels, judge)
     for k, v in result["samples"].items():
         print(f"{k:40s} FID {v['fid']:8.3f}  class acc {100 * v['class_accuracy']:.1f}%", flush=True)
+    if args.samples_only:
+        Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
+        print(f"wrote {args.out}")
+        return
 
     # 2. Super-resolution from the 8x8 test images, true labels.
     x32, y = fashion_mnist_32("test")
