@@ -11,6 +11,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
+from ..metrics.lpips import LPIPS_MIN_SIDE, lpips_input, lpips_model
+
 
 def _sn(module: nn.Module, on: bool) -> nn.Module:
     return spectral_norm(module) if on else module
@@ -80,20 +82,18 @@ class ProjectedDiscriminator(nn.Module):
     """Frozen LPIPS trunk (its ImageNet scaling included) + one FeatureHead per ReLU level.
 
     Images in [-1, 1] are brought to the trunk by LPIPS_RESIZE_RULE (gray -> 3 channels, bilinear up to
-    64 px), as the reconstruction loss's. Returns (B, 9 x levels) patch logits; the hinge losses average over all of them. The trunk is
-    held outside the module's parameters: it is not trained and not saved with the discriminator.
+    64 px), as the reconstruction loss's. Returns (B, 9 x levels) patch logits; the hinge losses average
+    over all of them. The trunk is held outside the module's parameters: it is neither trained nor saved.
     """
 
     def __init__(self, channels: int = 1, width: int = 64, num_classes: int = 10, net: str = "alex", device="cpu"):
         super().__init__()
-        from ..metrics.lpips import LPIPS_MIN_SIDE, lpips_model
         self._lpips = (lpips_model(net, str(device)),)  # a tuple: not a submodule
         with torch.no_grad():
             feats = self._features(torch.zeros(1, channels, LPIPS_MIN_SIDE, LPIPS_MIN_SIDE, device=device))
         self.heads = nn.ModuleList(FeatureHead(f.shape[1], width, num_classes) for f in feats)
 
     def _features(self, x: torch.Tensor) -> list[torch.Tensor]:
-        from ..metrics.lpips import lpips_input
         model = self._lpips[0]
         return list(model.net(model.scaling_layer(lpips_input(x))))  # lpips_input's resize is range-agnostic
 
