@@ -9,7 +9,7 @@
    The same reconstructions also get FID and class accuracy: what each decoder does from the
    encoder's latents rather than from the prior (the test set is also FID's reference here).
 3. Speed in one run: images/s of one-step generation at each resolution, of the teacher's Heun
-   sampler at 8x8, and of the encoder.
+   sampler at 8x8, and of the encoder. It needs the CPU to itself; --speed-only measures it alone.
 4. Figures: docs/decoder_superres.png and docs/decoder_samples_32.png.
 
     python benchmarks/decoder_eval.py --baseline fmnist-teacher,runs/decoder_fmnist_8_recon/final.safetensors,...
@@ -48,6 +48,23 @@ def restoration_scores(x_hat: torch.Tensor, x: torch.Tensor) -> dict:
             "lpips": batched(lambda s: lpips_distance(x_hat[s], x[s]), len(x)).mean().item()}
 
 
+@torch.no_grad()
+def speed(model, heun_levels: int, x8: torch.Tensor, y: torch.Tensor, batch: int = 500) -> dict:
+    """Images/s, one process, batch 500: one-step decoding at each resolution, the teacher's Heun
+    sampler, and the encoder on the first 500 of the given low-resolution images."""
+    def rate(fn, repeats=3):
+        fn()  # warm-up
+        t = time.time()
+        for _ in range(repeats):
+            fn()
+        return batch * repeats / (time.time() - t)
+    zb, yb = model.prior(batch, seed=0), torch.arange(batch) % 10
+    out = {f"one_step_{r}": rate(lambda: model.decode(zb, yb, r)) for r in model.resolutions}
+    out[f"teacher_heun_8_{2 * heun_levels - 1}_nfe"] = rate(lambda: heun_samples(model.D, yb, heun_levels), repeats=1)
+    out[f"encoder_{model.levels}_levels"] = rate(lambda: model.encode(x8[:batch], y[:batch]), repeats=1)
+    return out
+
+
 def markdown(result: dict) -> str:
     """The README's tables, from the results."""
     lines = ["| generator | resolution | FID | class accuracy |", "| --- | --- | --- | --- |"]
@@ -77,11 +94,24 @@ def main():
     ap.add_argument("--heun-levels", type=int, default=18, help="the teacher's sampling levels (the CLI default)")
     ap.add_argument("--samples-only", action="store_true",
                     help="only the generation scores: no super-resolution, reconstructions, speed or figures")
-    ap.add_argument("--out", help="default: benchmarks/results/decoder_eval.json (decoder_eval_samples.json with --samples-only)")
+    ap.add_argument("--speed-only", action="store_true", help="only the speed (section 3)")
+    ap.add_argument("--out", help="default: benchmarks/results/decoder_eval.json "
+                                  "(decoder_eval_samples.json with --samples-only, decoder_speed.json with --speed-only)")
     ap.add_argument("--figures", default=str(ROOT / "docs"), help="folder for the figures ('' = none)")
     args = ap.parse_args()
-    args.out = args.out or str(ROOT / "benchmarks/results" / ("decoder_eval_samples.json" if args.samples_only else "decoder_eval.json"))
+    default = "decoder_eval_samples.json" if args.samples_only else "decoder_speed.json" if args.speed_only else "decoder_eval.json"
+    args.out = args.out or str(ROOT / "benchmarks/results" / default)
     torch.set_num_threads(2)
+    if args.speed_only:
+        model = load(args.model)
+        x32, y = fashion_mnist_32("test")
+        result = {"command": "python " + " ".join(sys.argv), "speed_images_per_s":
+                  speed(model, args.heun_levels, downsample((x32 + 1) / 2, model.teacher_resolution), y),
+                  "speed_threads": torch.get_num_threads()}
+        print(json.dumps(result, indent=1))
+        Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
+        print(f"wrote {args.out}")
+        return
 
     model = load(args.model)
     models = {"pagoda": model}
@@ -121,9 +151,7 @@ def main():
     x32, y = fashion_mnist_32("test")
     x32, y = (x32[:args.n_sr] + 1) / 2, y[:args.n_sr]
     x8 = downsample(x32, model.teacher_resolution)
-    t0 = time.time()
     z_test = batched(lambda s: model.encode(x8[s], y[s]), len(x8))
-    encode_s = time.time() - t0
     outputs = {}
     truths = {r: downsample(x32, r) if r < x32.shape[-1] else x32 for r in model.resolutions}
     for r in model.resolutions[1:]:
@@ -152,20 +180,7 @@ def main():
         print(f"reconstruction {k:24s} FID {v['fid']:8.3f}  class acc {100 * v['class_accuracy']:.1f}%", flush=True)
 
     # 3. Speed, one batch size, one process, this machine's threads.
-    @torch.no_grad()
-    def rate(fn, n, repeats=3):
-        fn()  # warm-up
-        t = time.time()
-        for _ in range(repeats):
-            fn()
-        return n * repeats / (time.time() - t)
-    b = 500
-    zb, yb = model.prior(b, seed=0), torch.arange(b) % 10
-    for r in model.resolutions:
-        result["speed_images_per_s"][f"one_step_{r}"] = rate(lambda: model.decode(zb, yb, r), b)
-    result["speed_images_per_s"][f"teacher_heun_8_{2 * args.heun_levels - 1}_nfe"] = rate(
-        lambda: heun_samples(model.D, yb, args.heun_levels), b, repeats=1)
-    result["speed_images_per_s"][f"encoder_{model.levels}_levels"] = len(x8) / encode_s
+    result["speed_images_per_s"] = speed(model, args.heun_levels, x8, y)
     result["speed_threads"] = torch.get_num_threads()
     print(json.dumps(result["speed_images_per_s"], indent=1))
 
