@@ -4,13 +4,15 @@ For the first N Fashion-MNIST test images at the teacher's resolution: encode (s
 Heun on the Karras grid, D clamped), decode back along the same grid with the same label and clamp,
 report the round-trip PSNR and the statistics of z / sigma_max next to N(0, 1). Variants: the true
 label, the null label, and classifier-free guidance in both directions. With --snapshots, the
-latent statistics of every EMA snapshot of a run show how they move with training.
+latent statistics of every EMA snapshot of a run show how they move with training (and with
+--snapshot-roundtrip, so does the round trip).
 
     python benchmarks/teacher_roundtrip.py --model fmnist-teacher --n 1000 \
         --snapshots runs/teacher_fmnist/snapshots --out benchmarks/results/teacher_roundtrip.json
 """
 import argparse
 import json
+import shlex
 import time
 from pathlib import Path
 
@@ -68,6 +70,7 @@ def main():
     ap.add_argument("--variants", default="true_label,null_label,cfg", help="comma-separated subset of the variants")
     ap.add_argument("--snapshots", default=None, help="folder of EMA snapshots (ema-*.safetensors)")
     ap.add_argument("--snapshot-n", type=int, default=None, help="images for the snapshot statistics (default: --n)")
+    ap.add_argument("--snapshot-roundtrip", action="store_true", help="also the round trip of every snapshot")
     ap.add_argument("--data-dir", default=None)
     ap.add_argument("--out", default="benchmarks/results/teacher_roundtrip.json")
     args = ap.parse_args()
@@ -77,13 +80,14 @@ def main():
     x32, y = fashion_mnist_32("test", args.data_dir)
     x, y = downsample(x32[:args.n], res), y[:args.n]
     result = {"command": "python benchmarks/teacher_roundtrip.py " + " ".join(
-        f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if v is not None),
+        f"--{k.replace('_', '-')}" + ("" if v is True else f" {shlex.quote(str(v))}") for k, v in vars(args).items()
+        if v is not None and v is not False),
               "model": str(args.model), "training": D.meta.get("training", {}).get("step"),
               "n_images": len(x), "levels": args.levels, "network_evaluations_per_direction": 2 * (args.levels - 1),
               "reference_N01": {"mean": 0.0, "std": 1.0, "per_image_std_mean": 1.0, "excess_kurtosis": 0.0},
               "variants": {}}
     variants = {"true_label": (y, 1.0), "null_label": (None, 1.0), "cfg": (y, args.guidance)}
-    for key in args.variants.split(","):
+    for key in filter(None, args.variants.split(",")):
         labels, w = variants[key]
         name = f"true_label_cfg_w{args.guidance:g}" if key == "cfg" else key
         result["variants"][name] = run_variant(D, x, labels, args.levels, w, args.batch)
@@ -93,8 +97,10 @@ def main():
         for snap in sorted(Path(args.snapshots).glob("ema-*.safetensors")):
             Ds = load_teacher(snap)
             m = args.snapshot_n or len(x)
-            stats = run_variant(Ds, x[:m], y[:m], args.levels, 1.0, args.batch, with_roundtrip=False)["latent"]
-            result["snapshots"][Ds.meta["training"]["step"]] = {"n_images": m, **stats}
+            out = run_variant(Ds, x[:m], y[:m], args.levels, 1.0, args.batch, with_roundtrip=args.snapshot_roundtrip)
+            stats = {"n_images": m, **out["latent"], **({"roundtrip_psnr_db": out["roundtrip_psnr_db"]}
+                                                         if args.snapshot_roundtrip else {})}
+            result["snapshots"][Ds.meta["training"]["step"]] = stats
             print(snap.name, json.dumps(stats))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
