@@ -5,7 +5,8 @@ Heun on the Karras grid, D clamped), decode back along the same grid with the sa
 report the round-trip PSNR and the statistics of z / sigma_max next to N(0, 1). Variants: the true
 label, the null label, and classifier-free guidance in both directions. With --snapshots, the
 latent statistics of every EMA snapshot of a run show how they move with training (and with
---snapshot-roundtrip, so does the round trip).
+--snapshot-roundtrip, so does the round trip; with --snapshot-samples N, the FID and class accuracy
+of N Heun samples, 18 levels, as decoder_eval.py scores the shipped teacher).
 
     python benchmarks/teacher_roundtrip.py --model fmnist-teacher --n 1000 \
         --snapshots runs/teacher_fmnist/snapshots --out benchmarks/results/teacher_roundtrip.json
@@ -21,7 +22,7 @@ import torch
 from pagoda_inverse.data import downsample, fashion_mnist_32
 from pagoda_inverse.diffusion import decode_ode, encode
 from pagoda_inverse.metrics import psnr
-from pagoda_inverse.teacher import load_teacher
+from pagoda_inverse.teacher import heun_samples, load_teacher
 
 
 def latent_stats(z: torch.Tensor) -> dict:
@@ -68,9 +69,11 @@ def main():
     ap.add_argument("--guidance", type=float, default=2.0, help="w of the guided variant")
     ap.add_argument("--batch", type=int, default=500)
     ap.add_argument("--variants", default="true_label,null_label,cfg", help="comma-separated subset of the variants")
-    ap.add_argument("--snapshots", default=None, help="folder of EMA snapshots (ema-*.safetensors)")
+    ap.add_argument("--snapshots", default=None,
+                    help="folder of EMA snapshots (ema-*.safetensors), or comma-separated snapshot files")
     ap.add_argument("--snapshot-n", type=int, default=None, help="images for the snapshot statistics (default: --n)")
     ap.add_argument("--snapshot-roundtrip", action="store_true", help="also the round trip of every snapshot")
+    ap.add_argument("--snapshot-samples", type=int, default=0, help="also score this many Heun samples per snapshot")
     ap.add_argument("--data-dir", default=None)
     ap.add_argument("--out", default="benchmarks/results/teacher_roundtrip.json")
     args = ap.parse_args()
@@ -94,12 +97,21 @@ def main():
         print(name, json.dumps(result["variants"][name]))
     if args.snapshots:
         result["snapshots"] = {}
-        for snap in sorted(Path(args.snapshots).glob("ema-*.safetensors")):
+        snaps = (sorted(Path(args.snapshots).glob("ema-*.safetensors")) if Path(args.snapshots).is_dir()
+                 else [Path(f) for f in args.snapshots.split(",")])
+        if args.snapshot_samples:
+            from decoder_eval import batched, sample_scores
+            from pagoda_inverse.metrics.classifier import shipped_judge
+            judge, labels = shipped_judge(), torch.arange(10).repeat_interleave(args.snapshot_samples // 10)
+        for snap in snaps:
             Ds = load_teacher(snap)
             m = args.snapshot_n or len(x)
             out = run_variant(Ds, x[:m], y[:m], args.levels, 1.0, args.batch, with_roundtrip=args.snapshot_roundtrip)
             stats = {"n_images": m, **out["latent"], **({"roundtrip_psnr_db": out["roundtrip_psnr_db"]}
                                                          if args.snapshot_roundtrip else {})}
+            if args.snapshot_samples:  # the same noise and levels as decoder_eval.py's teacher rows
+                heun = batched(lambda s: heun_samples(Ds, labels[s], 18, seed=s.start), len(labels))
+                stats["heun_samples_18_levels"] = sample_scores(heun, labels, judge)
             result["snapshots"][Ds.meta["training"]["step"]] = stats
             print(snap.name, json.dumps(stats))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
