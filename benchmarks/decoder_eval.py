@@ -65,6 +65,11 @@ def speed(model, heun_levels: int, x8: torch.Tensor, y: torch.Tensor, batch: int
     return out
 
 
+def write_result(result: dict, out: str) -> None:
+    Path(out).write_text(json.dumps(result, indent=1) + "\n")
+    print(f"wrote {out}")
+
+
 def markdown(result: dict) -> str:
     """The README's tables, from the results."""
     lines = ["| generator | resolution | FID | class accuracy |", "| --- | --- | --- | --- |"]
@@ -109,8 +114,7 @@ def main():
                   speed(model, args.heun_levels, downsample((x32 + 1) / 2, model.teacher_resolution), y),
                   "speed_threads": torch.get_num_threads()}
         print(json.dumps(result, indent=1))
-        Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
-        print(f"wrote {args.out}")
+        write_result(result, args.out)
         return
 
     model = load(args.model)
@@ -143,8 +147,7 @@ def main():
     for k, v in result["samples"].items():
         print(f"{k:40s} FID {v['fid']:8.3f}  class acc {100 * v['class_accuracy']:.1f}%", flush=True)
     if args.samples_only:
-        Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
-        print(f"wrote {args.out}")
+        write_result(result, args.out)
         return
 
     # 2. Super-resolution from the 8x8 test images, true labels.
@@ -184,9 +187,8 @@ def main():
     result["speed_threads"] = torch.get_num_threads()
     print(json.dumps(result["speed_images_per_s"], indent=1))
 
-    Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
     print(markdown(result))
-    print(f"wrote {args.out}")
+    write_result(result, args.out)
 
     # 4. Figures.
     if args.figures:
