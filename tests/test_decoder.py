@@ -110,6 +110,14 @@ def test_projected_discriminator_trains_heads_on_a_frozen_trunk():
     assert all(p.grad is None and not p.requires_grad for p in lpips_model("alex").parameters())
 
 
+def test_both_discriminators_honour_the_spectral_option():
+    from pagoda_inverse.pagoda.discriminator import make_discriminator
+    for arch in ("residual", "projected"):
+        normed = {k for k in make_discriminator(arch, 8, 1, 8, 10).state_dict() if "parametrizations" in k}
+        assert normed and not any("parametrizations" in k
+                                  for k in make_discriminator(arch, 8, 1, 8, 10, spectral=False).state_dict())
+
+
 def test_decoder_training_base_then_grow(tmp_path):
     from pagoda_inverse.pagoda.decoder import load_decoder
     from pagoda_inverse.teacher import save_teacher

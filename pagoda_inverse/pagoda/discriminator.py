@@ -59,16 +59,16 @@ class ProjectionDiscriminator(nn.Module):
 
 
 class FeatureHead(nn.Module):
-    """Patch logits on one frozen feature map: 1x1 then 3x3 spectral-norm convs, a linear score plus the
+    """Patch logits on one frozen feature map: 1x1 then 3x3 (spectral-norm) convs, a linear score plus the
     class projection <embed(y), h> at every location, average-pooled to a 3x3 grid of logits so that
     every feature level weighs the same in the loss."""
 
-    def __init__(self, cin: int, width: int, num_classes: int):
+    def __init__(self, cin: int, width: int, num_classes: int, spectral: bool = True):
         super().__init__()
-        self.conv0 = spectral_norm(nn.Conv2d(cin, width, 1))
-        self.conv1 = spectral_norm(nn.Conv2d(width, width, 3, padding=1))
-        self.out = spectral_norm(nn.Conv2d(width, 1, 1))
-        self.embed = spectral_norm(nn.Embedding(num_classes, width)) if num_classes else None
+        self.conv0 = _sn(nn.Conv2d(cin, width, 1), spectral)
+        self.conv1 = _sn(nn.Conv2d(width, width, 3, padding=1), spectral)
+        self.out = _sn(nn.Conv2d(width, 1, 1), spectral)
+        self.embed = _sn(nn.Embedding(num_classes, width), spectral) if num_classes else None
 
     def forward(self, f: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
         h = F.leaky_relu(self.conv1(F.leaky_relu(self.conv0(f), 0.2)), 0.2)
@@ -82,16 +82,18 @@ class ProjectedDiscriminator(nn.Module):
     """Frozen LPIPS trunk (its ImageNet scaling included) + one FeatureHead per ReLU level.
 
     Images in [-1, 1] are brought to the trunk by LPIPS_RESIZE_RULE (gray -> 3 channels, bilinear up to
-    64 px), as the reconstruction loss's. Returns (B, 9 x levels) patch logits; the hinge losses average
-    over all of them. The trunk is held outside the module's parameters: it is neither trained nor saved.
+    64 px), as the reconstruction loss's, so one design serves every resolution. Returns (B, 9 x levels)
+    patch logits; the hinge losses average over all of them. The trunk is held outside the module's
+    parameters: it is neither trained nor saved.
     """
 
-    def __init__(self, channels: int = 1, width: int = 64, num_classes: int = 10, net: str = "alex", device="cpu"):
+    def __init__(self, channels: int = 1, width: int = 64, num_classes: int = 10, net: str = "alex",
+                 spectral: bool = True, device="cpu"):
         super().__init__()
         self._lpips = (lpips_model(net, str(device)),)  # a tuple: not a submodule
         with torch.no_grad():
             feats = self._features(torch.zeros(1, channels, LPIPS_MIN_SIDE, LPIPS_MIN_SIDE, device=device))
-        self.heads = nn.ModuleList(FeatureHead(f.shape[1], width, num_classes) for f in feats)
+        self.heads = nn.ModuleList(FeatureHead(f.shape[1], width, num_classes, spectral) for f in feats)
 
     def _features(self, x: torch.Tensor) -> list[torch.Tensor]:
         model = self._lpips[0]
@@ -106,10 +108,12 @@ ARCHITECTURES = ("residual", "projected")
 
 def make_discriminator(architecture: str, resolution: int, channels: int, width: int, num_classes: int,
                        spectral: bool = True, device="cpu") -> nn.Module:
+    """A fresh discriminator for one stage (`resolution` sizes the residual one; the projected one's
+    frozen trunk takes any size)."""
     if architecture == "residual":
         return ProjectionDiscriminator(resolution, channels, width, num_classes, spectral).to(device)
     if architecture == "projected":
-        return ProjectedDiscriminator(channels, width, num_classes, "alex", device).to(device)
+        return ProjectedDiscriminator(channels, width, num_classes, "alex", spectral, device).to(device)
     raise ValueError(f"unknown discriminator architecture {architecture!r}; use one of {ARCHITECTURES}")
 
 
