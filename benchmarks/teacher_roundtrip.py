@@ -44,7 +44,8 @@ def roundtrip(D, x, y, levels=40, guidance=1.0, clamp=True) -> tuple[torch.Tenso
     return z, psnr((back.clamp(-1, 1) + 1) / 2, (x + 1) / 2)
 
 
-def run_variant(D, x, y, levels, guidance, batch, with_roundtrip=True) -> dict:
+def run_variant(D, x, y, levels, guidance, batch, with_roundtrip=True, first=0) -> dict:
+    """The latent statistics (and round trip) of test images first, first + 1, ...; the batches are independent."""
     zs, psnrs, t0 = [], [], time.time()
     for i in range(0, len(x), batch):
         xb, yb = x[i:i + batch], (y[i:i + batch] if y is not None else None)
@@ -57,7 +58,9 @@ def run_variant(D, x, y, levels, guidance, batch, with_roundtrip=True) -> dict:
     out = {"latent": latent_stats(torch.cat(zs) / D.sigma_max), "seconds": time.time() - t0}
     if with_roundtrip:
         p = torch.cat(psnrs)
-        out["roundtrip_psnr_db"] = {"mean": p.mean().item(), "worst": p.min().item(), "median": p.median().item()}
+        out["roundtrip_psnr_db"] = {"mean": p.mean().item(), "worst": p.min().item(), "median": p.median().item(),
+                                    "percentile_1": p.quantile(0.01).item(), "percentile_0.1": p.quantile(0.001).item(),
+                                    "images_under_45_db": int((p < 45).sum()), "worst_test_image": first + int(p.argmin())}
     return out
 
 
@@ -65,6 +68,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default="fmnist-teacher")
     ap.add_argument("--n", type=int, default=1000)
+    ap.add_argument("--offset", type=int, default=0, help="skip this many test images (a held-out set for choices)")
     ap.add_argument("--levels", type=int, default=40)
     ap.add_argument("--guidance", type=float, default=2.0, help="w of the guided variant")
     ap.add_argument("--batch", type=int, default=500)
@@ -81,19 +85,21 @@ def main():
     D = load_teacher(args.model)
     res = D.net.cfg.resolution
     x32, y = fashion_mnist_32("test", args.data_dir)
-    x, y = downsample(x32[:args.n], res), y[:args.n]
+    sel = slice(args.offset, args.offset + args.n)
+    x, y = downsample(x32[sel], res), y[sel]
     result = {"command": "python benchmarks/teacher_roundtrip.py " + " ".join(
         f"--{k.replace('_', '-')}" + ("" if v is True else f" {shlex.quote(str(v))}") for k, v in vars(args).items()
         if v is not None and v is not False),
               "model": str(args.model), "training": D.meta.get("training", {}).get("step"),
-              "n_images": len(x), "levels": args.levels, "network_evaluations_per_direction": 2 * (args.levels - 1),
+              "n_images": len(x), "first_test_image": args.offset, "levels": args.levels,
+              "network_evaluations_per_direction": 2 * (args.levels - 1),
               "reference_N01": {"mean": 0.0, "std": 1.0, "per_image_std_mean": 1.0, "excess_kurtosis": 0.0},
               "variants": {}}
     variants = {"true_label": (y, 1.0), "null_label": (None, 1.0), "cfg": (y, args.guidance)}
     for key in filter(None, args.variants.split(",")):
         labels, w = variants[key]
         name = f"true_label_cfg_w{args.guidance:g}" if key == "cfg" else key
-        result["variants"][name] = run_variant(D, x, labels, args.levels, w, args.batch)
+        result["variants"][name] = run_variant(D, x, labels, args.levels, w, args.batch, first=args.offset)
         print(name, json.dumps(result["variants"][name]))
     if args.snapshots:
         result["snapshots"] = {}
@@ -106,7 +112,8 @@ def main():
         for snap in snaps:
             Ds = load_teacher(snap)
             m = args.snapshot_n or len(x)
-            out = run_variant(Ds, x[:m], y[:m], args.levels, 1.0, args.batch, with_roundtrip=args.snapshot_roundtrip)
+            out = run_variant(Ds, x[:m], y[:m], args.levels, 1.0, args.batch, with_roundtrip=args.snapshot_roundtrip,
+                              first=args.offset)
             stats = {"n_images": m, **out["latent"], **({"roundtrip_psnr_db": out["roundtrip_psnr_db"]}
                                                          if args.snapshot_roundtrip else {})}
             if args.snapshot_samples:  # the same noise and levels as decoder_eval.py's teacher rows
