@@ -24,9 +24,8 @@ import torch
 
 from pagoda_inverse.autoencoder import load
 from pagoda_inverse.data import downsample, fashion_mnist_32, make_grid, save_image, upsample, upsample_nearest
-from pagoda_inverse.metrics import lpips_distance, psnr, ssim
+from pagoda_inverse.metrics import fid, lpips_distance, psnr, ssim
 from pagoda_inverse.metrics.classifier import shipped_judge
-from pagoda_inverse.metrics.fid import feature_stats, frechet_distance, reference_features
 from pagoda_inverse.teacher import heun_samples
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,10 +36,8 @@ def batched(fn, n: int, batch: int = 500) -> torch.Tensor:
 
 
 def sample_scores(images: torch.Tensor, labels: torch.Tensor, judge) -> dict:
-    f = judge.features(images)
-    ref = reference_features("test", images.shape[-1], judge)
-    return {"fid": frechet_distance(feature_stats(f), feature_stats(ref)),
-            "class_accuracy": judge.class_accuracy(images, labels), "resolution": images.shape[-1]}
+    return {"fid": fid(images, "test", judge), "class_accuracy": judge.class_accuracy(images, labels),
+            "resolution": images.shape[-1]}
 
 
 def restoration_scores(x_hat: torch.Tensor, x: torch.Tensor) -> dict:
