@@ -1,10 +1,13 @@
-"""Why the worst round trips are worst: the 8 lowest-PSNR test images of the 40-level round trip,
-re-run without the clamp, with 80 and 160 levels, and in float64. A precision problem would
+"""Why the worst round trips are worst: the lowest-PSNR test images of the 40-level round trip (among
+the first --n), re-run without the clamp, with the null label, with 80 and 160 levels, and in float64. A precision problem would
 improve in float64; a discretisation (stiff trajectory) problem improves ~4x in error per
 doubling of the levels (Heun is second order). Where along the grid: each Heun step is inverted
 on its own (float64), and its local error ||step_back(step(x_i)) - x_i|| is reported per step.
+What they are: the Fashion-MNIST judge's class of each (32x32 original) next to its label.
 
     python benchmarks/roundtrip_worst_case.py --out benchmarks/results/teacher_roundtrip_worst_case.json
+    python benchmarks/roundtrip_worst_case.py --n 10000 --worst 14 \
+        --out benchmarks/results/teacher_roundtrip_worst_case_test_set.json
 """
 import argparse
 import json
@@ -15,6 +18,7 @@ import torch
 
 from pagoda_inverse.data import downsample, fashion_mnist_32
 from pagoda_inverse.diffusion import encoder_sigmas, sample
+from pagoda_inverse.metrics.classifier import shipped_judge
 from pagoda_inverse.teacher import load_teacher
 from teacher_roundtrip import roundtrip
 
@@ -45,11 +49,15 @@ def main():
     D = load_teacher(args.model)
     x32, y = fashion_mnist_32("test")
     x, y = downsample(x32[:args.n], D.net.cfg.resolution), y[:args.n]
-    p = torch.tensor(roundtrip_psnr(D, x, y))
+    p = torch.tensor([v for i in range(0, len(x), 500) for v in roundtrip_psnr(D, x[i:i + 500], y[i:i + 500])])
     idx = p.argsort()[:args.worst]
     xw, yw = x[idx], y[idx]
-    result = {"command": "python " + " ".join(sys.argv), "test_index": idx.tolist(), "label": yw.tolist(),
+    judge = shipped_judge()
+    result = {"command": "python " + " ".join(sys.argv), "n_images": len(x), "test_index": idx.tolist(),
+              "label": yw.tolist(), "judge_class_32px": judge.predict((x32[idx] + 1) / 2).tolist(),
+              "judge_accuracy_32px_all_images": judge.class_accuracy((x32[:args.n] + 1) / 2, y),
               "levels40": p[idx].tolist(), "levels40_no_clamp": roundtrip_psnr(D, xw, yw, clamp=False),
+              "levels40_null_label": roundtrip_psnr(D, xw, None),
               "levels80": roundtrip_psnr(D, xw, yw, 80), "levels160": roundtrip_psnr(D, xw, yw, 160),
               "levels40_float64": roundtrip_psnr(D.double(), xw.double(), yw)}
     err = torch.tensor(local_errors(D.double(), xw.double(), yw))  # (worst, steps)

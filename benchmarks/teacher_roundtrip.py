@@ -60,7 +60,8 @@ def run_variant(D, x, y, levels, guidance, batch, with_roundtrip=True, first=0) 
         p = torch.cat(psnrs)
         out["roundtrip_psnr_db"] = {"mean": p.mean().item(), "worst": p.min().item(), "median": p.median().item(),
                                     "percentile_1": p.quantile(0.01).item(), "percentile_0.1": p.quantile(0.001).item(),
-                                    "images_under_45_db": int((p < 45).sum()), "worst_test_image": first + int(p.argmin())}
+                                    "images_under_45_db": int((p < 45).sum()), "worst_test_image": first + int(p.argmin()),
+                                    "under_45_db": {first + i: p[i].item() for i in (p < 45).nonzero().flatten().tolist()}}
     return out
 
 
