@@ -1,8 +1,9 @@
-"""Why the worst round trips are worst: the lowest-PSNR test images of the 40-level round trip (among
-the first --n), re-run without the clamp, with the null label, with 80 and 160 levels, and in float64. A precision problem would
-improve in float64; a discretisation (stiff trajectory) problem improves ~4x in error per
-doubling of the levels (Heun is second order). Where along the grid: each Heun step is inverted
-on its own (float64), and its local error ||step_back(step(x_i)) - x_i|| is reported per step.
+"""Why the worst round trips are worst: the lowest-PSNR images of the 40-level round trip among the
+first --n test images, re-run without the clamp, with the null label, with 80 and 160 levels, and in
+float64. A precision problem would improve in float64; a discretisation (stiff trajectory) problem
+improves as the levels grow, ~4x in error per doubling once the steps are small (Heun is second
+order). Where along the grid: each Heun step is inverted on its own (float64), and its local error
+||step_back(step(x_i)) - x_i|| is reported per step.
 What they are: the Fashion-MNIST judge's class of each (32x32 original) next to its label.
 
     python benchmarks/roundtrip_worst_case.py --out benchmarks/results/teacher_roundtrip_worst_case.json
