@@ -24,8 +24,9 @@ from pagoda_inverse.teacher import load_teacher
 from teacher_roundtrip import roundtrip
 
 
-def roundtrip_psnr(D, x, y, levels=40, clamp=True):
-    return roundtrip(D, x, y, levels, clamp=clamp)[1].tolist()
+def roundtrip_psnr(D, x, y, levels=40, clamp=True, batch=500):
+    return [v for i in range(0, len(x), batch)
+            for v in roundtrip(D, x[i:i + batch], None if y is None else y[i:i + batch], levels, clamp=clamp)[1].tolist()]
 
 
 def local_errors(D, x, y, levels=40, clamp=True) -> list[list[float]]:
@@ -50,7 +51,7 @@ def main():
     D = load_teacher(args.model)
     x32, y = fashion_mnist_32("test")
     x, y = downsample(x32[:args.n], D.net.cfg.resolution), y[:args.n]
-    p = torch.tensor([v for i in range(0, len(x), 500) for v in roundtrip_psnr(D, x[i:i + 500], y[i:i + 500])])
+    p = torch.tensor(roundtrip_psnr(D, x, y))
     idx = p.argsort()[:args.worst]
     xw, yw = x[idx], y[idx]
     judge = shipped_judge()
