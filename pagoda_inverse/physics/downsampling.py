@@ -1,0 +1,45 @@
+"""Super-resolution: A is the project's one resampling rule, pagoda_inverse.data.downsample."""
+import torch
+import torch.nn.functional as F
+
+from ..data import downsample
+from .base import LinearPhysics
+
+
+class Downsampling(LinearPhysics):
+    """y = downsample(x) to (H / factor, W / factor); H and W must be divisible by `factor`.
+
+    Power-of-two factors are average pooling, with closed forms: A^T y is nearest upsampling over
+    factor^2 and, since A A^T = I / factor^2, A^+ y = factor^2 A^T y is nearest upsampling. Other
+    factors use the base class's autograd adjoint and CG pseudo-inverse, at the input size
+    y's size times `factor`."""
+
+    def __init__(self, factor: int, sigma: float = 0.0):
+        super().__init__(sigma)
+        if int(factor) != factor or factor < 1:
+            raise ValueError(f"Downsampling: factor must be a positive integer, got {factor}")
+        self.factor = int(factor)
+
+    @property
+    def is_pooling(self) -> bool:
+        """Power-of-two factors: downsample is exactly average pooling."""
+        return self.factor & (self.factor - 1) == 0
+
+    def A(self, x: torch.Tensor) -> torch.Tensor:
+        h, w = x.shape[-2:]
+        if h % self.factor or w % self.factor:
+            raise ValueError(f"Downsampling by {self.factor}: the image size {h}x{w} is not divisible by {self.factor}")
+        return downsample(x, (h // self.factor, w // self.factor))
+
+    def input_shape(self, y_shape: torch.Size) -> tuple[int, ...]:
+        return (*y_shape[:-2], y_shape[-2] * self.factor, y_shape[-1] * self.factor)
+
+    def A_adjoint(self, y: torch.Tensor) -> torch.Tensor:
+        if not self.is_pooling:
+            return super().A_adjoint(y)
+        return F.interpolate(y, scale_factor=self.factor, mode="nearest") / self.factor**2
+
+    def A_dagger(self, y: torch.Tensor, max_iter: int = 100, tol: float = 1e-6) -> torch.Tensor:
+        if not self.is_pooling:
+            return super().A_dagger(y, max_iter=max_iter, tol=tol)
+        return F.interpolate(y, scale_factor=self.factor, mode="nearest")
