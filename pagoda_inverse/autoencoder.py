@@ -21,16 +21,18 @@ from .teacher import WEIGHTS_DIR, load_teacher, resolve
 # Shipped autoencoders: the teacher and one decoder file per output resolution.
 SHIPPED = {
     "fmnist": {"teacher": "fmnist-teacher",
-               "decoders": [WEIGHTS_DIR / f"fmnist_decoder_{r}.safetensors" for r in (8, 16, 32)]},
+               "decoders": [WEIGHTS_DIR / f"fmnist_decoder_{r}.safetensors" for r in (8, 16, 32)],
+               "classifier": WEIGHTS_DIR / "fmnist_classifier.safetensors"},
 }
 
 
 class PaGoDA(nn.Module):
-    def __init__(self, D: EDMPrecond, decoders: list[Decoder], levels: int):
+    def __init__(self, D: EDMPrecond, decoders: list[Decoder], levels: int, classifier: nn.Module | None = None):
         super().__init__()
         self.D = D
         self.levels = levels  # the encoder's Karras levels: those the decoders were trained on
         self.G = nn.ModuleDict({str(G.resolution): G.eval().requires_grad_(False) for G in decoders})
+        self.classifier = classifier  # images in [0, 1] -> class logits; infers unknown labels
 
     @property
     def teacher_resolution(self) -> int:
@@ -56,26 +58,44 @@ class PaGoDA(nn.Module):
         return next(self.D.parameters()).device
 
     def _labels(self, labels, n: int) -> torch.Tensor | None:
+        """n class indices, or (n, num_classes) class weights (rows summing to 1: a mixture of classes)."""
         if not self.num_classes:
             return None
         if labels is None:
             raise ValueError(f"this model is class-conditional: give labels in 0..{self.num_classes - 1}")
-        y = torch.as_tensor(labels, dtype=torch.long, device=self._device())
+        y = torch.as_tensor(labels, device=self._device())
+        if y.is_floating_point():
+            y = y.float().expand(n, -1) if y.ndim == 1 else y.float()
+            if y.shape != (n, self.num_classes) or (y.sum(1) - 1).abs().max() > 1e-4:
+                raise ValueError(f"class weights must be {n} rows of {self.num_classes} weights summing to 1")
+            return y
+        y = y.long()
         y = y.expand(n) if y.ndim == 0 else y
         if y.shape != (n,) or y.min() < 0 or y.max() >= self.num_classes:
             raise ValueError(f"labels must be {n} integers in 0..{self.num_classes - 1}")
         return y
 
+    def classify(self, x: torch.Tensor) -> torch.Tensor:
+        """Class logits (B, num_classes) of images in [0, 1], from the model's classifier."""
+        if self.classifier is None:
+            raise ValueError("this model has no classifier to infer labels with: give the labels")
+        return self.classifier(x.to(self._device()))
+
     @torch.no_grad()
-    def encode(self, x: torch.Tensor, labels=None, levels: int | None = None) -> torch.Tensor:
+    def encode(self, x: torch.Tensor, labels=None, levels: int | None = None, noise_std: float = 0.0,
+               noise_start: float = 4.0) -> torch.Tensor:
         """z = Enc(x): the PF-ODE from sigma_min to sigma_max (Heun, Karras grid, clamped denoiser).
-        Images larger than the teacher's resolution are first brought to it by `data.downsample`."""
+        Images larger than the teacher's resolution are first brought to it by `data.downsample`.
+        For images carrying Gaussian noise of std `noise_std` (in [0, 1] units), the ODE starts at
+        sigma = noise_start * 2 noise_std (model units span [-1, 1]) instead of sigma_min."""
         if x.ndim != 4 or x.shape[1] != self.channels:
             raise ValueError(f"expected images (B, {self.channels}, H, W), got {tuple(x.shape)}")
         x = x.to(self._device(), torch.float32)
         if x.shape[-1] != self.teacher_resolution or x.shape[-2] != self.teacher_resolution:
             x = downsample(x, self.teacher_resolution)
-        return encode(self.D, 2 * x - 1, self._labels(labels, len(x)), levels or self.levels, clamp=True)
+        sigma_start = noise_start * 2 * noise_std if noise_std > 0 else None
+        return encode(self.D, 2 * x - 1, self._labels(labels, len(x)), levels or self.levels, clamp=True,
+                      sigma_start=sigma_start)
 
     def decoder(self, resolution: int | None = None) -> Decoder:
         resolution = resolution or self.resolutions[-1]
@@ -104,8 +124,10 @@ class PaGoDA(nn.Module):
         return self.decode(self.prior(n, seed, temperature), labels, resolution)
 
 
-def from_files(teacher: str | Path, decoders: list[str | Path], device: str | torch.device = "cpu") -> PaGoDA:
-    """An autoencoder from a teacher file (or shipped name) and decoder files trained from it."""
+def from_files(teacher: str | Path, decoders: list[str | Path], device: str | torch.device = "cpu",
+               classifier: str | Path | None = None) -> PaGoDA:
+    """An autoencoder from a teacher file (or shipped name) and decoder files trained from it, and
+    optionally a classifier of its classes (a Fashion-MNIST judge checkpoint)."""
     D = load_teacher(teacher, device)
     t_hash = file_hash(resolve(teacher))
     Gs, levels = [], set()
@@ -120,14 +142,19 @@ def from_files(teacher: str | Path, decoders: list[str | Path], device: str | to
         Gs.append(G)
     if len(levels) != 1:
         raise checkpoint.CheckpointError(f"the decoders were trained on latents of different level counts {sorted(levels)}")
-    return PaGoDA(D, Gs, levels.pop()).to(device)
+    judge = None
+    if classifier is not None:
+        from .metrics.classifier import JudgeLogits, load_classifier
+        judge = JudgeLogits(load_classifier(classifier)[0])
+    return PaGoDA(D, Gs, levels.pop(), judge).to(device)
 
 
 def load(name: str = "fmnist", device: str | torch.device = "cpu") -> PaGoDA:
     """A shipped autoencoder by name (see SHIPPED), or "TEACHER,DECODER[,DECODER...]": a teacher
     (file or shipped name) and decoder files, joined by commas."""
     if name in SHIPPED:
-        return from_files(SHIPPED[name]["teacher"], SHIPPED[name]["decoders"], device)
+        spec = SHIPPED[name]
+        return from_files(spec["teacher"], spec["decoders"], device, spec.get("classifier"))
     teacher, *decoders = name.split(",")
     if not decoders:
         raise checkpoint.CheckpointError(f"unknown model {name!r}: give a shipped one ({', '.join(SHIPPED)}) "

@@ -199,6 +199,26 @@ def encode_cmd(images, labels, model, levels, out_path):
     click.echo(f"wrote {out_path}: z {tuple(z.shape)}, {levels or ae.levels} levels; z/sigma_max mean {s.mean():.3f} std {s.std():.3f}")
 
 
+@main.command("benchmark")
+@click.argument("spec", type=click.Path())
+@click.option("--n", type=click.IntRange(1, None), default=None, help="Only the first N images of the spec.")
+@click.option("--only", multiple=True, help="Only these methods (repeatable).")
+@click.option("--out-dir", default="benchmarks/results", show_default=True, help="Where the JSON, Markdown and figure go.")
+@click.option("--run-dir", default="runs/benchmarks", show_default=True, help="Per-batch records (resumable).")
+def benchmark_cmd(spec, n, only, out_dir, run_dir):
+    """Run a benchmark task spec (tasks/*.toml): every method on the same images, operator and metrics.
+
+    Example: pagoda-inverse benchmark tasks/inpaint_box.toml --n 100"""
+    from . import benchmark
+    try:
+        s = benchmark.load_spec(spec)
+        result = benchmark.run(s, out_dir, run_dir, n, list(only) or None)
+    except user_errors() as e:
+        raise UserError(str(e))
+    click.echo(benchmark.markdown(result))
+    click.echo(f"wrote {out_dir}/{s.name}.json, .md and .png")
+
+
 def run():
     main(prog_name="pagoda-inverse")
 

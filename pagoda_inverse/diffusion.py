@@ -98,18 +98,29 @@ def sample(D: nn.Module, x: torch.Tensor, sigmas: torch.Tensor, labels: torch.Te
 
 
 def encoder_sigmas(num_levels: int = 40, sigma_min: float = SIGMA_MIN, sigma_max: float = SIGMA_MAX,
-                   rho: float = RHO, device=None) -> torch.Tensor:
-    """The encoder's ascending grid: the Karras levels without the final 0, reversed."""
-    return karras_sigmas(num_levels, sigma_min, sigma_max, rho, append_zero=False, device=device).flip(0)
+                   rho: float = RHO, device=None, sigma_start: float | None = None) -> torch.Tensor:
+    """The encoder's ascending grid: the Karras levels without the final 0, reversed. With
+    `sigma_start`, the grid starts there and keeps only the levels above it."""
+    sigmas = karras_sigmas(num_levels, sigma_min, sigma_max, rho, append_zero=False, device=device).flip(0)
+    if sigma_start is not None and sigma_start > sigma_min:
+        if sigma_start >= sigma_max:
+            raise ValueError(f"sigma_start {sigma_start} must be below sigma_max {sigma_max}")
+        sigmas = torch.cat([sigmas.new_tensor([sigma_start]), sigmas[sigmas > sigma_start]])
+    return sigmas
 
 
 @torch.no_grad()
 def encode(D: nn.Module, x: torch.Tensor, labels: torch.Tensor | None = None, num_levels: int = 40,
-           guidance: float = 1.0, clamp: bool = True, progress: bool = False) -> torch.Tensor:
+           guidance: float = 1.0, clamp: bool = True, progress: bool = False,
+           sigma_start: float | None = None) -> torch.Tensor:
     """PaGoDA's deterministic encoder ("DDIM inversion"): the PF-ODE from sigma_min (the clean
     image x is the state there) up to sigma_max, Heun steps on the Karras grid, D clamped to [-1, 1].
-    Returns z, roughly N(0, sigma_max^2 I)."""
-    return sample(D, x, encoder_sigmas(num_levels, D.sigma_min, D.sigma_max, device=x.device),
+    Returns z, roughly N(0, sigma_max^2 I).
+
+    A noisy image x + n, n ~ N(0, s^2 I), is a point of the diffusion at sigma = s rather than at
+    sigma_min: `sigma_start` (a few times s, in model units) starts the ODE there, so the noise is
+    carried by the trajectory instead of being encoded as image content."""
+    return sample(D, x, encoder_sigmas(num_levels, D.sigma_min, D.sigma_max, device=x.device, sigma_start=sigma_start),
                   labels, guidance, clamp, progress)
 
 

@@ -104,11 +104,13 @@ def image_folder(root: str | Path, resolution: int, channels: int = 3) -> tuple[
 @dataclass
 class DataConfig:
     """Which images to train on and at what resolution."""
-    dataset: str = "fashion_mnist"  # or "folder"
+    dataset: str = "fashion_mnist"  # or "folder", or "photos" (data/photos.py)
     root: str | None = None  # folder of the IDX files, or the image folder
     resolution: int = 8
     channels: int = 1
     mirror: bool = True  # random horizontal flips during training
+    patches: int = 100_000  # "photos": how many 64x64 patches (the first of the seeded stream)
+    patch_seed: int = 0
 
 
 def load_training_data(cfg: DataConfig, split: str = "train") -> tuple[torch.Tensor, torch.Tensor, int]:
@@ -123,4 +125,11 @@ def load_training_data(cfg: DataConfig, split: str = "train") -> tuple[torch.Ten
             raise DataError("data.dataset = 'folder' needs data.root, the folder of images")
         x, y, classes = image_folder(cfg.root, cfg.resolution, cfg.channels)
         return x, y, len(classes)
-    raise DataError(f"unknown data.dataset {cfg.dataset!r}; use 'fashion_mnist' or 'folder'")
+    if cfg.dataset == "photos":
+        from .photos import cached_photo_patches
+        if cfg.channels != 3:
+            raise DataError("data.dataset = 'photos' is RGB: set data.channels = 3")
+        patches = cached_photo_patches(cfg.patches, cfg.patch_seed)
+        x = torch.cat([downsample(p.float() / 127.5 - 1, cfg.resolution) for p in patches.split(5000)])
+        return x, torch.zeros(len(x), dtype=torch.int64), 0
+    raise DataError(f"unknown data.dataset {cfg.dataset!r}; use 'fashion_mnist', 'folder' or 'photos'")

@@ -21,13 +21,14 @@ def downsample(x: torch.Tensor, size: int | tuple[int, int]) -> torch.Tensor:
     return x
 
 
-def upsample_nearest(x: torch.Tensor, size: int) -> torch.Tensor:
-    return F.interpolate(x, size=(size, size), mode="nearest")
+def upsample_nearest(x: torch.Tensor, size: int | tuple[int, int]) -> torch.Tensor:
+    return F.interpolate(x, size=(size, size) if isinstance(size, int) else size, mode="nearest")
 
 
-def upsample(x: torch.Tensor, size: int, mode: str = "bicubic") -> torch.Tensor:
-    """The classical super-resolution baselines: nearest, bilinear or bicubic to a square `size`,
-    clamped to [0, 1] (bicubic overshoots)."""
+def upsample(x: torch.Tensor, size: int | tuple[int, int], mode: str = "bicubic") -> torch.Tensor:
+    """The classical super-resolution baselines: nearest, bilinear or bicubic to `size` (int =
+    square), clamped to [0, 1] (bicubic overshoots)."""
     if mode == "nearest":
         return upsample_nearest(x, size)
-    return F.interpolate(x, size=(size, size), mode=mode, align_corners=False).clamp(0, 1)
+    size = (size, size) if isinstance(size, int) else size
+    return F.interpolate(x, size=size, mode=mode, align_corners=False).clamp(0, 1)

@@ -67,6 +67,17 @@ def to_judge_size(x: torch.Tensor) -> torch.Tensor:
     return x
 
 
+class JudgeLogits(nn.Module):
+    """The judge's class logits for square grayscale images of any size (JUDGE_RESIZE_RULE first)."""
+
+    def __init__(self, net: FashionMNISTNet):
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(to_judge_size(x))
+
+
 def load_classifier(path: str | Path = SHIPPED_WEIGHTS, device: str = "cpu") -> tuple[FashionMNISTNet, dict]:
     """The network (eval mode, float32) from a checkpoint written by train/classifier.py, and its meta."""
     tensors, meta = checkpoint.load(path)

@@ -140,11 +140,16 @@ class UNet(nn.Module):
         self.head = nn.Sequential(group_norm(ch), nn.SiLU(), zero_module(nn.Conv2d(ch, cfg.channels, 3, padding=1)))
 
     def embed(self, c_noise: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+        """Labels are class indices (-1 or None: the null class) or (B, num_classes) class weights,
+        whose embedding is the weighted sum of the class embeddings (interpolating between classes)."""
         emb = self.map_layer(self.map_noise(c_noise))
         if self.map_label is not None:
             if labels is None:
                 labels = torch.full((c_noise.shape[0],), -1, dtype=torch.long, device=c_noise.device)
-            emb = emb + self.map_label(torch.where(labels < 0, self.cfg.num_classes, labels))
+            if labels.is_floating_point():
+                emb = emb + labels @ self.map_label.weight[:self.cfg.num_classes]
+            else:
+                emb = emb + self.map_label(torch.where(labels < 0, self.cfg.num_classes, labels))
         return F.silu(emb)
 
     def features(self, x: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:

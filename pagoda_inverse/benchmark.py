@@ -1,0 +1,275 @@
+"""The benchmark runner: a declarative task spec (tasks/*.toml) in; per-method PSNR, SSIM, LPIPS
+(AlexNet and VGG), seconds and network evaluations per image out, as JSON (mean and standard error),
+a Markdown table and a figure (input, each method's output, ground truth).
+
+    pagoda-inverse benchmark tasks/superres_x4.toml [--n 100]
+
+A spec names the task (its solver defaults: configs/tasks.toml), the model, the operator, the images
+and the methods:
+
+    task = "inpaint"
+    model = "fmnist"
+    [operator]   kind = "inpainting", box = 12    (or random = 0.7, mask = "m.png"; downsampling: factor;
+                 blur: blur = "gaussian:1.5")     noise = 0.02 (std, [0, 1] units)
+    [data]       dataset = "fashion_mnist", split = "test", first = 0, n = 500, seed = 0, batch = 50
+    [methods.pagoda]  method = "pagoda", labels = "true" | "inferred", settings = {...} (task overrides)
+    [methods.biharmonic]  method = "biharmonic"   (nearest, bilinear, bicubic, richardson_lucy, wiener)
+
+Every batch's per-image scores are appended to RUN_DIR/<method>.jsonl as they are computed, so a
+killed run continues where it stopped; a batch a method fails on is recorded with its error (the
+other methods go on). Measurement noise and random masks are drawn from (seed, batch).
+"""
+import json
+import math
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from . import checkpoint
+from .config import ConfigError, load_toml
+from .metrics import lpips_distance, psnr, ssim
+from .physics import Blur, Downsampling, Inpainting, box_mask, mask_from_image, parse_blur, random_mask
+from .solvers import biharmonic, restore, richardson_lucy, task_settings, upscale, wiener
+
+CLASSICAL = ("nearest", "bilinear", "bicubic", "biharmonic", "richardson_lucy", "wiener")
+METRICS = ("psnr", "ssim", "lpips_alex", "lpips_vgg")
+
+
+@dataclass
+class Spec:
+    name: str
+    task: str
+    model: str
+    operator: dict
+    data: dict
+    methods: dict
+    title: str = ""
+    figure_images: list[int] = field(default_factory=lambda: [0, 1, 2, 3, 4, 5])
+
+
+def load_spec(path: str | Path) -> Spec:
+    d = load_toml(path)
+    unknown = set(d) - {"title", "task", "model", "operator", "data", "methods", "figure_images"}
+    if unknown:
+        raise ConfigError(f"{path}: unknown key(s) {sorted(unknown)}")
+    for key in ("task", "operator", "data", "methods"):
+        if key not in d:
+            raise ConfigError(f"{path}: missing [{key}]")
+    spec = Spec(Path(path).stem, d["task"], d.get("model", "fmnist"), d["operator"], d["data"], d["methods"],
+                d.get("title", ""), d.get("figure_images", [0, 1, 2, 3, 4, 5]))
+    for name, m in spec.methods.items():
+        if m.get("method") not in ("pagoda", *CLASSICAL):
+            raise ConfigError(f"{path}: method {name!r} has method = {m.get('method')!r}; use pagoda or one of {CLASSICAL}")
+    task_settings(spec.task)  # a wrong task name fails here, before any work
+    return spec
+
+
+def make_physics(op: dict, size: tuple[int, int], generator_seed: int):
+    """The operator of a spec at image size (H, W); random masks are drawn from generator_seed."""
+    kind, noise = op.get("kind"), float(op.get("noise", 0.0))
+    if kind == "downsampling":
+        return Downsampling(int(op["factor"]), noise)
+    if kind == "inpainting":
+        if "box" in op:
+            mask = box_mask(size, op["box"] if isinstance(op["box"], int) else tuple(op["box"]))
+        elif "random" in op:
+            mask = random_mask(size, float(op["random"]), generator_seed)
+        elif "mask" in op:
+            mask = mask_from_image(op["mask"], size)
+        else:
+            raise ConfigError("[operator] inpainting needs box, random or mask")
+        return Inpainting(mask, noise)
+    if kind == "blur":
+        return Blur(parse_blur(op["blur"]).kernel, noise, op.get("padding", "reflect"))
+    raise ConfigError(f"[operator] kind must be downsampling, inpainting or blur, not {kind!r}")
+
+
+def load_images(data: dict) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """(N, C, H, W) in [0, 1] and labels of the spec's images."""
+    if data.get("dataset", "fashion_mnist") == "fashion_mnist":
+        from .data import fashion_mnist_32
+        x, y = fashion_mnist_32(data.get("split", "test"), data.get("root"))
+        first, n = int(data.get("first", 0)), int(data.get("n", 100))
+        return (x[first:first + n] + 1) / 2, y[first:first + n]
+    raise ConfigError(f"[data] unknown dataset {data.get('dataset')!r}")
+
+
+def run_method(m: dict, model, y: torch.Tensor, physics, labels: torch.Tensor | None, task: str) -> tuple[torch.Tensor, dict]:
+    """One method on one batch: (restored images, per-image extras)."""
+    kind = m["method"]
+    if kind in ("nearest", "bilinear", "bicubic"):
+        return upscale(y.clamp(0, 1), physics.factor, kind), {}
+    if kind == "biharmonic":
+        return biharmonic(y, physics.mask), {}
+    if kind == "richardson_lucy":
+        return richardson_lucy(y, physics.kernel, int(m.get("iterations", 30))), {}
+    if kind == "wiener":
+        return wiener(y, physics.kernel), {}
+    settings = task_settings(task, m.get("settings"))
+    given = labels if m.get("labels", "true") == "true" else None
+    r = restore(model, y, physics, given, settings)
+    extra = {"std": r.std}
+    if r.labels is not None and labels is not None:
+        extra["label_correct"] = (r.labels.cpu() == labels).float().tolist()
+    return r.x, extra
+
+
+def nfe(m: dict, model, task: str) -> int:
+    """Network evaluations per image (forward passes; each optimisation step also back-propagates once)."""
+    if m["method"] != "pagoda":
+        return 0
+    s = task_settings(task, m.get("settings"))
+    chains = 1 + s.latent.restarts
+    encoder = 2 * (model.levels - 1)
+    classify = 1 if m.get("labels", "true") != "true" else 0
+    return s.label_candidates * (encoder + chains * (s.latent.steps + 1)) + classify
+
+
+def pearson(a: torch.Tensor, b: torch.Tensor) -> float:
+    a, b = a.flatten().double(), b.flatten().double()
+    a, b = a - a.mean(), b - b.mean()
+    return float((a * b).sum() / (a.norm() * b.norm()).clamp_min(1e-12))
+
+
+def score(x_hat: torch.Tensor, x: torch.Tensor, extra: dict) -> dict:
+    rec = {"psnr": psnr(x_hat, x).tolist(), "ssim": ssim(x_hat, x).tolist(),
+           "lpips_alex": lpips_distance(x_hat, x, "alex").tolist(), "lpips_vgg": lpips_distance(x_hat, x, "vgg").tolist()}
+    if "label_correct" in extra:
+        rec["label_correct"] = extra["label_correct"]
+    if "std" in extra and extra["std"].abs().sum() > 0:  # uncertainty: does the spread follow the error?
+        err = (x_hat - x).abs()
+        rec["uncertainty_corr"] = [pearson(s, e) for s, e in zip(extra["std"], err)]
+        rec["uncertainty_moments"] = [float(v) for v in (err.numel(), extra["std"].double().sum(), err.double().sum(),
+                                                         (extra["std"].double() ** 2).sum(), (err.double() ** 2).sum(),
+                                                         (extra["std"].double() * err.double()).sum())]
+    return rec
+
+
+def summarise(records: list[dict]) -> dict:
+    """Mean and standard error of every per-image score; seconds and evaluations per image; failures."""
+    ok = [r for r in records if "error" not in r]
+    out = {"images": sum(len(r["images"]) for r in ok), "failed_batches": [r for r in records if "error" in r]}
+    if not ok:
+        return out
+    for key in (*METRICS, "label_correct", "uncertainty_corr"):
+        v = torch.tensor([x for r in ok for x in r.get(key, [])], dtype=torch.float64)
+        v = v[v.isfinite()]
+        if len(v):
+            out[key] = {"mean": v.mean().item(), "se": (v.std() / math.sqrt(len(v))).item() if len(v) > 1 else 0.0}
+    moments = [r["uncertainty_moments"] for r in ok if "uncertainty_moments" in r]
+    if moments:  # the pooled per-pixel correlation over all images
+        n, sa, sb, saa, sbb, sab = (sum(m[i] for m in moments) for i in range(6))
+        cov, va, vb = sab / n - sa * sb / n ** 2, saa / n - (sa / n) ** 2, sbb / n - (sb / n) ** 2
+        out["uncertainty_corr_pooled"] = cov / math.sqrt(max(va * vb, 1e-30))
+    out["seconds_per_image"] = sum(r["seconds"] for r in ok) / out["images"]
+    out["nfe_per_image"] = ok[0]["nfe"]
+    return out
+
+
+def run(spec: Spec, out_dir: str | Path, run_dir: str | Path, n: int | None = None, only: list[str] | None = None,
+        progress: bool = True) -> dict:
+    """Run (or resume) every method of `spec` on its images; write <out_dir>/<name>.json, .md and .png."""
+    from tqdm.auto import tqdm
+
+    from .autoencoder import load
+
+    torch.manual_seed(0)
+    x_all, labels_all = load_images(spec.data)
+    if n is not None:
+        x_all, labels_all = x_all[:n], None if labels_all is None else labels_all[:n]
+    model = load(spec.model)
+    run_dir = Path(run_dir) / spec.name
+    run_dir.mkdir(parents=True, exist_ok=True)
+    batch, seed = int(spec.data.get("batch", 50)), int(spec.data.get("seed", 0))
+    methods = {k: v for k, v in spec.methods.items() if not only or k in only}
+    figure = [i for i in spec.figure_images if i < len(x_all)]
+    records: dict[str, list[dict]] = {}
+    for name, m in methods.items():
+        log = run_dir / f"{name}.jsonl"
+        done = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+        done = [r for r in done if r["spec"] == {"method": m, "operator": spec.operator, "data": spec.data}]
+        starts = {r["start"] for r in done}
+        bar = tqdm(range(0, len(x_all), batch), desc=name, disable=not progress)
+        for start in bar:
+            if start in starts:
+                continue
+            x = x_all[start:start + batch]
+            lab = None if labels_all is None else labels_all[start:start + batch]
+            g = torch.Generator().manual_seed(seed * 1_000_003 + start)
+            physics = make_physics(spec.operator, tuple(x.shape[-2:]), seed * 1_000_003 + start)
+            y = physics(x, g)
+            rec = {"spec": {"method": m, "operator": spec.operator, "data": spec.data}, "start": start,
+                   "images": list(range(start, start + len(x)))}
+            try:
+                t = time.time()
+                x_hat, extra = run_method(m, model, y, physics, lab, spec.task)
+                rec["seconds"] = time.time() - t
+                rec["nfe"] = nfe(m, model, spec.task)
+                rec.update(score(x_hat, x, extra))
+                if start == 0:
+                    checkpoint.save(run_dir / f"{name}_figure.safetensors",
+                                    {"x_hat": x_hat[figure], "y": y[figure], "x": x[figure]}, {"kind": "figure"})
+            except Exception as e:  # a failure is recorded, not fatal
+                rec["error"] = f"{type(e).__name__}: {e}"
+                rec["traceback"] = traceback.format_exc(limit=3)
+            with open(log, "a") as f:
+                f.write(json.dumps(rec) + "\n")
+            done.append(rec)
+        records[name] = done
+    result = {"spec": spec.name, "title": spec.title, "task": spec.task, "model": spec.model, "operator": spec.operator,
+              "data": {**spec.data, "n": len(x_all)}, "threads": torch.get_num_threads(),
+              "methods": {name: {"config": methods[name], **summarise(records[name])} for name in methods}}
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / f"{spec.name}.json").write_text(json.dumps(result, indent=1) + "\n")
+    (out_dir / f"{spec.name}.md").write_text(markdown(result) + "\n")
+    figure_path(result, run_dir, out_dir / f"{spec.name}.png")
+    return result
+
+
+def markdown(result: dict) -> str:
+    lines = [f"**{result['title'] or result['spec']}** ({result['data']['n']} images; mean +- standard error)", "",
+             "| method | PSNR (dB) | SSIM | LPIPS AlexNet | LPIPS VGG | s / image | evaluations / image | class right |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for name, r in result["methods"].items():
+        if "psnr" not in r:
+            lines.append(f"| {name} | failed: {r['failed_batches'][0]['error'] if r['failed_batches'] else 'no images'} |")
+            continue
+        cell = lambda k, f: f"{r[k]['mean']:{f}} +- {r[k]['se']:{f}}"  # noqa: E731
+        acc = f"{100 * r['label_correct']['mean']:.1f}%" if "label_correct" in r else ""
+        lines.append(f"| {name} | {cell('psnr', '.2f')} | {cell('ssim', '.3f')} | {cell('lpips_alex', '.4f')} | "
+                     f"{cell('lpips_vgg', '.4f')} | {r['seconds_per_image']:.3f} | {r['nfe_per_image'] or ''} | {acc} |")
+    return "\n".join(lines)
+
+
+def figure_path(result: dict, run_dir: Path, path: Path) -> None:
+    """Rows: figure images; columns: the input (nearest-upsampled to the output size), each method, the truth."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .data.images import to_uint8
+    from .data.resize import upsample_nearest
+
+    figs = {n: checkpoint.load(run_dir / f"{n}_figure.safetensors")[0] for n in result["methods"]
+            if (run_dir / f"{n}_figure.safetensors").exists()}
+    if not figs:
+        return
+    first = next(iter(figs.values()))
+    x, y = first["x"], first["y"]
+    cols = [("input", upsample_nearest(y, tuple(x.shape[-2:])))] + [(n, f["x_hat"]) for n, f in figs.items()] + [("truth", x)]
+    rows = len(x)
+    fig, axes = plt.subplots(rows, len(cols), figsize=(1.3 * len(cols), 1.3 * rows + 0.3), squeeze=False)
+    for j, (title, imgs) in enumerate(cols):
+        for i in range(rows):
+            a = to_uint8(imgs[i].clamp(0, 1))
+            axes[i, j].imshow(a, cmap="gray" if a.ndim == 2 else None, vmin=0, vmax=255, interpolation="nearest")
+            axes[i, j].set_xticks([])
+            axes[i, j].set_yticks([])
+        axes[0, j].set_title(title.replace("_", " "), fontsize=7)
+    fig.tight_layout(pad=0.2)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

@@ -1,0 +1,12 @@
+"""The task layer's solvers: plain functions of (model, y, physics, ...), settings as data.
+
+- restore, Restoration, PaGoDASolver (restore.py): PaGoDA's restoration for any operator; native
+  super-resolution G_k(Enc(y)) is `restore` with `latent.steps = 0` and no data-consistency step.
+- optimise_latents, data_consistency (latent.py): the latent optimisation and the final data step.
+- classical_restoration, upscale, biharmonic, richardson_lucy, wiener (classical.py): the baselines.
+- task_settings, TaskSettings, LatentSettings (settings.py): each task's defaults (configs/tasks.toml).
+"""
+from .classical import UPSAMPLERS, biharmonic, classical_restoration, richardson_lucy, upscale, wiener
+from .latent import data_consistency, noise_std, optimise_latents
+from .restore import PaGoDASolver, Restoration, label_candidates, restore, task_of
+from .settings import TASKS, LatentSettings, TaskSettings, task_settings

@@ -1,0 +1,126 @@
+"""PaGoDA's restoration of y = A x + n: encode a first guess, optimise the latent, enforce the data.
+
+    x_0 = classical restoration of y           (bicubic, biharmonic, Richardson-Lucy, A^+ y)
+    w_0 = Enc(x_0) / sigma_max                  (super-resolution encodes y itself: G_k(Enc(y)) is native;
+                                                 a noisy y starts the PF-ODE at its noise level)
+    w*  = argmin_w |A(G(sigma_max w)) - y|^2 / (2 s^2) + lambda / 2 |w|^2   (1 + restarts chains)
+    x   = data_consistency(G(sigma_max w*))
+
+`restore` is the API; `PaGoDASolver` wraps it as deepinv's `model(y, physics)`.
+"""
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from ..physics import Blur, Downsampling, Inpainting
+from .classical import classical_restoration, upscale
+from .latent import noise_std, optimise_latents
+from .settings import TaskSettings, task_settings
+
+
+@dataclass
+class Restoration:
+    x: torch.Tensor  # (B, C, H, W) in [0, 1]: the best-fitting chain of each image
+    std: torch.Tensor  # per-pixel standard deviation over the chains (zeros without restarts)
+    labels: torch.Tensor | None  # the class used for each image (given or inferred)
+    x_init: torch.Tensor  # the classical restoration the latent started from (super-resolution: bicubic)
+
+
+def task_of(physics) -> str:
+    """The task whose settings fit `physics` (this project's operators or deepinv's of the same names)."""
+    for cls, task in ((Downsampling, "superres"), (Inpainting, "inpaint"), (Blur, "deblur")):
+        if isinstance(physics, cls) or type(physics).__name__ == cls.__name__:
+            return task
+    return "deblur"  # any other linear operator: the general settings
+
+
+def label_candidates(model, x_init: torch.Tensor, k: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+    """The model classifier's top-k classes (B, k) of a first restoration and their log-probabilities."""
+    with torch.no_grad():
+        logp = model.classify(x_init).log_softmax(1)
+    top = logp.topk(k, dim=1)
+    return top.indices, top.values
+
+
+def restore(model, y: torch.Tensor, physics, labels=None, settings: TaskSettings | None = None,
+            progress: bool = False) -> Restoration:
+    """Restore y (B, C, h, w) in [0, 1] measured through `physics`; labels None on a class-conditional
+    model are inferred (TaskSettings.label_candidates)."""
+    task = task_of(physics)
+    settings = settings or task_settings(task)
+    s = noise_std(physics)
+    device = model._device()
+    y = y.to(device, torch.float32)
+    if task == "superres":
+        factor = physics.factor
+        x_init = upscale(y.clamp(0, 1), factor)
+    else:
+        factor = 1
+        x_init = classical_restoration(y, physics, settings.rl_iterations)
+    size = x_init.shape[-1]
+    if x_init.shape[-2] != size or size not in model.resolutions:
+        raise ValueError(f"the restored image would be {x_init.shape[-1]}x{x_init.shape[-2]}; this model "
+                         f"restores square images of {', '.join(map(str, model.resolutions))} px")
+    G = model.decoder(size)
+
+    log_p = None
+    if not model.num_classes:
+        candidates = None
+    elif labels is None:  # super-resolution classifies y itself: the classifier's resize rule was trained on small inputs
+        candidates, log_p = label_candidates(model, y.clamp(0, 1) if task == "superres" else x_init,
+                                             settings.label_candidates)
+    else:
+        candidates = model._labels(labels, len(y))[:, None]
+    k = 1 if candidates is None else candidates.shape[1]
+    flat_labels = None if candidates is None else candidates.flatten()  # image-major: (B k,)
+    rep = lambda t: t.repeat_interleave(k, dim=0)  # noqa: E731 (one row per image and candidate)
+
+    if task == "superres":  # native: encode y itself (box pooling to the teacher's size divides the noise std)
+        enc_in, enc_noise = rep(y), s * model.teacher_resolution / y.shape[-1]
+    else:
+        enc_in, enc_noise = rep(x_init), 0.0
+    w_init = model.encode(enc_in, flat_labels, noise_std=enc_noise, noise_start=settings.noise_start) / model.sigma_max
+
+    xs, misfits, energies = [], [], []
+    b = settings.latent.batch * k
+    for i in range(0, len(w_init), b):
+        lab = None if flat_labels is None else flat_labels[i:i + b]
+
+        def decode(w, chains, lab=lab):
+            return (G(w * model.sigma_max, None if lab is None else lab.repeat(chains)) + 1) / 2
+
+        x_k, misfit, energy = optimise_latents(decode, physics, rep(y)[i:i + b], w_init[i:i + b], s, settings.latent,
+                                               progress)
+        xs.append(x_k)
+        misfits.append(misfit)
+        energies.append(energy)
+    x_k, misfit, energy = torch.cat(xs, 1), torch.cat(misfits, 1), torch.cat(energies, 1)  # (K, B k, ...), (K, B k)
+
+    # Per image and class: the chain with the best data fit. Per image: the class of the lowest
+    # objective at its best chain, minus the classifier's log-probability (weighted); the spread
+    # map is over that class's chains.
+    K = x_k.shape[0]
+    x_k = x_k.view(K, len(y), k, *x_k.shape[2:])
+    best_chain = misfit.view(K, len(y), k).argmin(0)  # (B, k)
+    score = energy.view(K, len(y), k).gather(0, best_chain[None])[0]
+    if log_p is not None:
+        score = score - settings.label_log_prob_weight * log_p
+    best_class = score.argmin(1)
+    i = torch.arange(len(y), device=device)
+    x = x_k[best_chain[i, best_class], i, best_class]
+    std = x_k[:, i, best_class].std(0, correction=0)
+    used = None if candidates is None else candidates[i, best_class]
+    return Restoration(x, std, used, x_init)
+
+
+class PaGoDASolver(nn.Module):
+    """deepinv's solver interface: `solver(y, physics)` returns the restored images. Works with this
+    project's operators and with deepinv's physics of the same names (Downsampling, Inpainting, Blur)."""
+
+    def __init__(self, model, labels=None, settings: TaskSettings | None = None):
+        super().__init__()
+        self.model, self.labels, self.settings = model, labels, settings
+
+    def forward(self, y: torch.Tensor, physics) -> torch.Tensor:
+        return restore(self.model, y, physics, self.labels, self.settings).x

@@ -1,0 +1,49 @@
+"""Each task's solver settings, one place for the CLI, the API and the benchmarks: the defaults
+live in pagoda_inverse/configs/tasks.toml; a benchmark spec or a caller overrides any key."""
+import copy
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..config import from_dict, load_toml
+
+TASKS_TOML = Path(__file__).resolve().parent.parent / "configs" / "tasks.toml"
+TASKS = ("superres", "inpaint", "deblur")
+
+
+@dataclass
+class LatentSettings:
+    """Latent optimisation: min over w = z / sigma_max of
+    |A(G(sigma_max w, c)) - y|^2 / (2 max(s, noise_floor)^2) + prior / 2 |w|^2, by Adam with a
+    cosine-decayed learning rate; then the data-consistency step with tau = model_error."""
+    steps: int = 40  # 0: no optimisation (the initial latent is decoded)
+    lr: float = 0.1
+    prior: float = 1.0  # lambda; 1 is the N(0, I) prior of w itself
+    noise_floor: float = 0.05  # the decoder's own misfit: the data term never trusts y more than this
+    model_error: float = 0.06  # tau of the data-consistency step (0: none)
+    restarts: int = 2  # extra chains from perturbed initial latents; their spread is the uncertainty map
+    restart_mix: float = 0.5  # chain k starts at sqrt(1 - a^2) w_init + a eps_k
+    seed: int = 0
+    batch: int = 64  # images per optimisation batch (each with 1 + restarts chains)
+
+
+@dataclass
+class TaskSettings:
+    scale: int = 4  # superres: the upscaling factor
+    noise_start: float = 4.0  # noisy inputs: the encoder starts at sigma = noise_start * 2 s (model units)
+    rl_iterations: int = 30  # deblur: Richardson-Lucy iterations of the classical initialisation
+    label_candidates: int = 1  # unknown class: the classifier's top-k classes, each solved for...
+    label_log_prob_weight: float = 0.0  # ...and chosen by objective - weight * the classifier's log-probability
+    latent: LatentSettings = field(default_factory=LatentSettings)
+
+
+def task_settings(task: str, overrides: dict | None = None) -> TaskSettings:
+    """The defaults of `task` (one of TASKS) with `overrides` (a dict shaped as the TOML section) on top."""
+    if task not in TASKS:
+        raise ValueError(f"unknown task {task!r}; use one of {', '.join(TASKS)}")
+    d = copy.deepcopy(load_toml(TASKS_TOML)[task])
+    for k, v in (overrides or {}).items():
+        if isinstance(v, dict):
+            d.setdefault(k, {}).update(v)
+        else:
+            d[k] = v
+    return from_dict(TaskSettings, d, task)
