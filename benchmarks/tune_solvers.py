@@ -27,11 +27,11 @@ from pagoda_inverse.solvers import data_consistency, noise_std, restore, task_se
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = ("superres_x4", "superres_x4_noisy", "inpaint_box", "inpaint_random", "deblur_gaussian", "deblur_motion")
-FLOORS = (0.05, 0.1, 0.2)
+FLOORS = (0.05, 0.2)
 PRIORS = (1.0, 10.0)
-TAUS = (0.0, 0.03, 0.06, 0.12, 0.3)
+TAUS = (0.0, 0.06, 0.3)
 RL_ITERATIONS = (5, 10, 20, 30, 50, 100)
-LABEL_OPTIONS = ((1, 0.0), (3, 0.0), (3, 1.0), (3, 5.0))  # (candidates, log-probability weight)
+LABEL_OPTIONS = ((1, 0.0), (3, 0.0), (3, 3.0))  # (candidates, log-probability weight)
 
 
 def means(rec: dict) -> dict:

@@ -26,7 +26,7 @@ VALIDATION = ("astronaut", "chelsea", "coffee", "motorcycle_left")
 
 # scikit-image photographs used for training (name -> loader attribute). Gray ones are replicated to RGB.
 SKIMAGE_PHOTOS = ("rocket", "hubble_deep_field", "immunohistochemistry", "retina", "camera", "brick",
-                  "grass", "gravel", "moon", "coins", "clock")
+                  "grass", "gravel", "coins", "clock")
 PLASMA_DIR = Path("/usr/share/wallpapers")  # Debian plasma-workspace-wallpapers (LGPL-3)
 PLASMA_PHOTOS = ("BytheWater", "ColdRipple", "ColorfulCups", "DarkestHour", "EveningGlow", "FallenLeaf", "Grey",
                  "Kite", "OneStandsOut", "Path", "summer_1am")

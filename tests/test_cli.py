@@ -1,0 +1,324 @@
+"""The task commands (superres, inpaint, deblur, transfer, interpolate) and the one image loader's
+mode rule. In-process through click's CliRunner with the shipped model loaded once; two real
+subprocess runs prove the entry point end to end."""
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from PIL import Image
+
+import pagoda_inverse.autoencoder
+from pagoda_inverse.cli import main
+from pagoda_inverse.data import FASHION_MNIST_CLASSES, downsample, fashion_mnist_32, load_image, save_image
+from pagoda_inverse.data.images import ImageError
+
+from conftest import FIXTURE_FMNIST, cli
+
+# ---- the one image-mode rule (data.MODE_RULE) ----
+
+
+def test_gray_and_rgb_read_as_written(tmp_path):
+    gray = np.array([[0, 128], [255, 7]], np.uint8)
+    Image.fromarray(gray).save(tmp_path / "l.png")
+    x = load_image(tmp_path / "l.png")
+    assert x.shape == (1, 2, 2) and torch.equal(x[0], torch.from_numpy(gray / 255.0).float())
+    assert torch.equal(load_image(tmp_path / "l.png", channels=3), x.expand(3, -1, -1))  # gray replicated
+
+    rgb = np.array([[[255, 0, 0], [0, 255, 0]], [[0, 0, 255], [10, 20, 30]]], np.uint8)
+    Image.fromarray(rgb).save(tmp_path / "rgb.png")
+    x = load_image(tmp_path / "rgb.png")
+    assert x.shape == (3, 2, 2) and torch.equal(x, torch.from_numpy(rgb.transpose(2, 0, 1) / 255.0).float())
+    luma = np.asarray(Image.fromarray(rgb).convert("L")) / 255.0  # ITU-R 601, as PIL computes it
+    assert torch.equal(load_image(tmp_path / "rgb.png", channels=1)[0], torch.from_numpy(luma).float())
+    assert abs(load_image(tmp_path / "rgb.png", channels=1)[0, 0, 0].item() - 0.299) < 2 / 255  # pure red
+
+
+def test_alpha_is_split_off_and_returned(tmp_path):
+    la = np.array([[[50, 0], [100, 128]], [[150, 255], [200, 3]]], np.uint8)
+    Image.fromarray(la).save(tmp_path / "la.png")
+    x, alpha = load_image(tmp_path / "la.png", with_alpha=True)
+    assert x.shape == (1, 2, 2) and torch.equal(x[0], torch.from_numpy(la[..., 0] / 255.0).float())
+    assert torch.equal(alpha[0], torch.from_numpy(la[..., 1] / 255.0).float())
+    assert torch.equal(load_image(tmp_path / "la.png"), x)  # without with_alpha: the image alone
+
+    rgba = np.random.default_rng(0).integers(0, 256, (3, 4, 4), dtype=np.uint8)
+    Image.fromarray(rgba).save(tmp_path / "rgba.png")
+    x, alpha = load_image(tmp_path / "rgba.png", channels=3, with_alpha=True)
+    assert torch.equal(x, torch.from_numpy(rgba[..., :3].transpose(2, 0, 1) / 255.0).float())
+    assert torch.equal(alpha[0], torch.from_numpy(rgba[..., 3] / 255.0).float())
+    gray, alpha1 = load_image(tmp_path / "rgba.png", channels=1, with_alpha=True)
+    assert gray.shape == (1, 3, 4) and torch.equal(alpha1, alpha)
+
+    Image.fromarray(la[..., 0]).save(tmp_path / "l.png")
+    assert load_image(tmp_path / "l.png", with_alpha=True)[1] is None
+
+
+def test_palette_with_and_without_transparency(tmp_path):
+    p = Image.new("P", (2, 1))
+    p.putpalette([255, 0, 0, 0, 0, 255])
+    p.putpixel((1, 0), 1)
+    p.save(tmp_path / "p.png")
+    x, alpha = load_image(tmp_path / "p.png", with_alpha=True)
+    assert alpha is None and torch.equal(x[:, 0], torch.tensor([[1.0, 0.0], [0.0, 0.0], [0.0, 1.0]]))
+    p.info["transparency"] = 0  # palette entry 0 (red) transparent
+    p.save(tmp_path / "pt.png")
+    x, alpha = load_image(tmp_path / "pt.png", with_alpha=True)
+    assert torch.equal(alpha[0, 0], torch.tensor([0.0, 1.0])) and torch.equal(x[:, 0, 1], torch.tensor([0.0, 0.0, 1.0]))
+
+
+def test_sixteen_bit_and_bilevel(tmp_path):
+    a = np.array([[0, 32768], [65535, 1000]], np.uint16)
+    Image.fromarray(a).save(tmp_path / "i16.png")  # read back as I;16
+    x = load_image(tmp_path / "i16.png")
+    assert x.shape == (1, 2, 2)
+    assert abs(x[0, 1, 0] - 1.0) < 1e-6 and abs(x[0, 0, 1] - 0.5) < 1e-4 and abs(x[0, 1, 1] - 1000 / 65535) < 1e-6
+    assert torch.equal(load_image(tmp_path / "i16.png", channels=3), x.expand(3, -1, -1))
+    big_endian = Image.frombytes("I;16B", (2, 1), np.array([65535, 32768], ">u2").tobytes())
+    big_endian.save(tmp_path / "i16b.tif")
+    assert torch.allclose(load_image(tmp_path / "i16b.tif", channels=1)[0, 0], torch.tensor([1.0, 0.5]), atol=1e-4)
+    one = Image.new("1", (2, 1))
+    one.putpixel((1, 0), 1)
+    one.save(tmp_path / "one.png")
+    assert torch.equal(load_image(tmp_path / "one.png"), torch.tensor([[[0.0, 1.0]]]))
+
+
+def test_save_image_writes_alpha(tmp_path):
+    x, alpha = torch.rand(1, 3, 5).mul(255).round() / 255, torch.rand(1, 3, 5).mul(255).round() / 255
+    save_image(x, tmp_path / "la.png", alpha)
+    with Image.open(tmp_path / "la.png") as im:
+        assert im.mode == "LA"
+    y, a = load_image(tmp_path / "la.png", with_alpha=True)
+    assert torch.equal(y, x) and torch.equal(a, alpha)
+    save_image(x.expand(3, -1, -1), tmp_path / "rgba.png", alpha)
+    with Image.open(tmp_path / "rgba.png") as im:
+        assert im.mode == "RGBA"
+    with pytest.raises(ImageError, match="no alpha"):
+        save_image(x, tmp_path / "a.jpg", alpha)
+    assert not (tmp_path / "a.jpg").exists()
+
+
+# ---- the commands ----
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Tiny images: one thread is faster, and steadier beside a background job."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+_MODELS = {}
+
+
+@pytest.fixture(autouse=True)
+def cached_model(monkeypatch):
+    """Load the shipped model once for all in-process runs (the CLI loads it per command)."""
+    load = pagoda_inverse.autoencoder.load
+
+    def cached(name="fmnist", device="cpu"):
+        if name != "fmnist":
+            return load(name, device)
+        if name not in _MODELS:
+            _MODELS[name] = load(name, device)
+        return _MODELS[name]
+    monkeypatch.setattr(pagoda_inverse.autoencoder, "load", cached)
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory):
+    """Two Fashion-MNIST test images as 32x32 PNGs, the first also at 8x8, as RGBA, non-square, and
+    broken files."""
+    d = tmp_path_factory.mktemp("images")
+    x, y = fashion_mnist_32("test", FIXTURE_FMNIST)
+    x = (x[:2] + 1) / 2
+    save_image(x[0], d / "x.png")
+    save_image(x[1], d / "x1.png")
+    save_image(downsample(x[:1], 8)[0], d / "x8.png")
+    save_image(torch.rand(1, 20, 20), d / "x20.png")
+    save_image(torch.rand(1, 40, 32), d / "wide.png")  # 32 wide, 40 high
+    save_image(torch.ones(1, 16, 16), d / "mask16.png")
+    x8 = (downsample(x[:1], 8)[0] * 255).round().byte()[0].numpy()
+    alpha8 = np.linspace(0, 255, 64).reshape(8, 8).round().astype(np.uint8)
+    Image.fromarray(np.stack([x8, x8, x8, alpha8], -1)).save(d / "x8_rgba.png")
+    (d / "empty.png").write_bytes(b"")
+    data = (d / "x.png").read_bytes()
+    (d / "truncated.png").write_bytes(data[:len(data) // 2])
+    (d / "notes.png").write_text("not an image\n")
+    (d / "folder.png").mkdir()
+    return d, y[:2].tolist()
+
+
+def run(*args):
+    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+def uint8(path) -> np.ndarray:
+    with Image.open(path) as im:
+        return np.asarray(im)
+
+
+def test_superres_infers_the_class_and_writes_the_spread(images, tmp_path):
+    d, labels = images
+    out, std = tmp_path / "sr.png", tmp_path / "std.png"
+    r = run("superres", d / "x8.png", "-o", out, "--steps", 3, "--uncertainty", std)
+    assert r.exit_code == 0, r.stderr
+    assert f"inferred class {labels[0]} ({FASHION_MNIST_CLASSES[labels[0]]})" in r.stdout
+    assert uint8(out).shape == (32, 32)
+    spread = load_image(std)
+    assert spread.shape == (1, 32, 32) and 0 < spread.max() <= 1  # 3 chains disagree somewhere
+    assert "spread mean" in r.stdout and "white = a spread of 0.25 or more" in r.stdout
+
+
+def test_superres_scale_2_native_and_given_label(images, tmp_path):
+    d, _ = images
+    r = run("superres", d / "x8.png", "--scale", 2, "--native", "--label", 3, "-o", tmp_path / "sr.png")
+    assert r.exit_code == 0, r.stderr
+    assert "inferred" not in r.stdout and uint8(tmp_path / "sr.png").shape == (16, 16)
+
+
+def test_superres_resize_brings_the_input_to_the_needed_size(images, tmp_path):
+    d, _ = images
+    r = run("superres", d / "x.png", "--resize", "--native", "-o", tmp_path / "sr.png")
+    assert r.exit_code == 0, r.stderr
+    assert "resized to 8x8" in r.stdout and uint8(tmp_path / "sr.png").shape == (32, 32)
+
+
+def test_inpaint_keeps_the_observed_pixels(images, tmp_path):
+    d, _ = images
+    out = tmp_path / "filled.png"
+    r = run("inpaint", d / "x.png", "--box", 12, "--steps", 3, "-o", out)
+    assert r.exit_code == 0, r.stderr
+    x, x_hat = uint8(d / "x.png"), uint8(out)
+    observed = np.ones((32, 32), bool)
+    observed[10:22, 10:22] = False  # the centred 12x12 hole
+    assert np.array_equal(x_hat[observed], x[observed])
+    assert not np.array_equal(x_hat[~observed], x[~observed])
+
+
+def test_inpaint_random_and_mask_files(images, tmp_path):
+    d, _ = images
+    r = run("inpaint", d / "x.png", "--random", 0.5, "--steps", 2, "-o", tmp_path / "a.png")
+    assert r.exit_code == 0, r.stderr
+    mask = np.zeros((32, 32), np.uint8)
+    mask[:, :16] = 255  # left half observed
+    Image.fromarray(mask).save(tmp_path / "mask.png")
+    r = run("inpaint", d / "x.png", "--mask", tmp_path / "mask.png", "--steps", 2, "-o", tmp_path / "b.png")
+    assert r.exit_code == 0, r.stderr
+    assert np.array_equal(uint8(tmp_path / "b.png")[:, :16], uint8(d / "x.png")[:, :16])
+
+
+def test_inpaint_resize_crops_a_non_square_image(images, tmp_path):
+    d, _ = images
+    r = run("inpaint", d / "wide.png", "--resize", "--box", 8, "--label", 0, "--steps", 2, "-o", tmp_path / "w.png")
+    assert r.exit_code == 0, r.stderr
+    assert "32x40 centre-cropped to a square and resized to 32x32" in r.stdout
+    assert uint8(tmp_path / "w.png").shape == (32, 32)
+
+
+def test_alpha_is_carried_through(images, tmp_path):
+    d, _ = images
+    out = tmp_path / "sr.png"
+    r = run("superres", d / "x8_rgba.png", "--steps", 2, "-o", out)
+    assert r.exit_code == 0, r.stderr
+    with Image.open(out) as im:
+        assert im.mode == "LA" and im.size == (32, 32)  # the model's one channel plus the input's alpha
+    alpha = uint8(out)[..., 1].astype(float)
+    assert alpha[0, 0] < 20 and alpha[-1, -1] > 235 and (np.diff(alpha, axis=1) >= 0).all()  # the ramp, upsampled
+
+
+def test_deblur(images, tmp_path):
+    d, _ = images
+    r = run("deblur", d / "x.png", "--blur", "gaussian:1.5", "--steps", 5, "--label", 9, "-o", tmp_path / "sharp.png")
+    assert r.exit_code == 0, r.stderr
+    assert uint8(tmp_path / "sharp.png").shape == (32, 32)
+
+
+def test_transfer(images, tmp_path):
+    d, labels = images
+    r = run("transfer", d / "x.png", "--to-class", 7, "-o", tmp_path / "t.png")
+    assert r.exit_code == 0, r.stderr
+    assert f"inferred class {labels[0]}" in r.stdout and "as class 7 (Sneaker)" in r.stdout
+    assert uint8(tmp_path / "t.png").shape == (32, 32)
+
+
+def test_interpolate_writes_a_strip(images, tmp_path):
+    d, _ = images
+    r = run("interpolate", d / "x.png", d / "x1.png", "--steps", 4, "-o", tmp_path / "strip.png")
+    assert r.exit_code == 0, r.stderr
+    assert r.stdout.count("inferred class") == 2
+    assert uint8(tmp_path / "strip.png").shape == (34, 4 * 33 + 1)  # 1 px padding around each image
+
+
+def error_cases(d, out):
+    x = d / "x.png"
+    return {
+        "missing input": ["superres", d / "nosuch.png", "-o", out],
+        "empty file": ["superres", d / "empty.png", "-o", out],
+        "truncated png": ["deblur", d / "truncated.png", "--blur", "gaussian:1", "-o", out],
+        "text file": ["transfer", d / "notes.png", "--to-class", 1, "-o", out],
+        "mask of another size": ["inpaint", x, "--mask", d / "mask16.png", "-o", out],
+        "gaussian:abc": ["deblur", x, "--blur", "gaussian:abc", "-o", out],
+        "motion:7": ["deblur", x, "--blur", "motion:7", "-o", out],
+        "wobble:3": ["deblur", x, "--blur", "wobble:3", "-o", out],
+        "--label 12": ["superres", d / "x8.png", "--label", 12, "-o", out],
+        "--to-class -1": ["transfer", x, "--to-class", -1, "-o", out],
+        "--label-b 10": ["interpolate", x, x, "--label-b", 10, "-o", out],
+        "unknown model": ["deblur", x, "--blur", "gaussian:1", "--model", "nosuch", "-o", out],
+        "missing folder": ["superres", d / "x8.png", "-o", d / "no" / "such" / "out.png"],
+        "out is a folder": ["inpaint", x, "--box", 4, "-o", d / "folder.png"],
+        "out not an image": ["superres", d / "x8.png", "-o", d / "out.txt"],
+        "uncertainty folder": ["superres", d / "x8.png", "-o", out, "--uncertainty", d / "no" / "std.png"],
+        "superres size": ["superres", x, "-o", out],
+        "inpaint size": ["inpaint", d / "x20.png", "--box", 4, "-o", out],
+        "non-square transfer": ["transfer", d / "wide.png", "--to-class", 1, "-o", out],
+        "bad scale": ["superres", d / "x8.png", "--scale", 3, "-o", out],
+        "scale 0": ["superres", d / "x8.png", "--scale", 0, "-o", out],
+        "two masks": ["inpaint", x, "--box", 4, "--random", 0.5, "-o", out],
+        "no mask": ["inpaint", x, "-o", out],
+        "bad box": ["inpaint", x, "--box", "1,2", "-o", out],
+        "box too big": ["inpaint", x, "--box", 40, "-o", out],
+        "random fraction": ["inpaint", x, "--random", 1.5, "-o", out],
+        "negative noise": ["deblur", x, "--blur", "gaussian:1", "--noise", -0.1, "-o", out],
+        "encode to a folder": ["encode", x, "--label", 1, "--out", d / "folder.png"],
+        "sample to a missing folder": ["sample", "--out", d / "no" / "samples.png"],
+    }
+
+
+EXPECTED = {  # what the one line must say
+    "missing input": "no such file", "empty file": "empty", "truncated png": "truncated", "text file": "unknown format",
+    "mask of another size": "the mask is 16x16", "gaussian:abc": "gaussian:abc", "motion:7": "motion:7",
+    "wobble:3": "no such kernel image", "--label 12": "0..9", "--to-class -1": "0..9", "--label-b 10": "0..9",
+    "unknown model": "unknown model 'nosuch'", "missing folder": "does not exist", "out is a folder": "is a folder",
+    "out not an image": ".png", "uncertainty folder": "--uncertainty", "superres size": "8x8",
+    "inpaint size": "resize it to 16x16", "non-square transfer": "32x40", "bad scale": "2 or 4", "scale 0": "--scale 0",
+    "two masks": "--box, --random", "no mask": "none", "bad box": "TOP,LEFT,HEIGHT,WIDTH", "box too big": "does not fit",
+    "random fraction": "[0, 1)", "negative noise": "--noise -0.1", "encode to a folder": "is a folder",
+    "sample to a missing folder": "does not exist",
+}
+
+
+@pytest.mark.parametrize("case", list(EXPECTED))
+def test_errors_are_one_line(images, tmp_path, case):
+    d, _ = images
+    out = tmp_path / "out.png"
+    r = run(*error_cases(d, out)[case])
+    assert r.exit_code == 2, (r.stdout, r.stderr)
+    lines = r.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in r.stderr, r.stderr
+    assert EXPECTED[case] in lines[0], lines[0]
+    assert not out.exists() and not list(tmp_path.iterdir())
+
+
+def test_entry_point_end_to_end(images, tmp_path):
+    d, _ = images
+    out, std = tmp_path / "sr.png", tmp_path / "std.png"
+    env = {"OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
+    r = cli("superres", d / "x8.png", "-o", out, "--steps", 2, "--uncertainty", std, env=env)
+    assert r.returncode == 0, r.stderr
+    assert uint8(out).shape == (32, 32) and std.exists()
+    r = cli("deblur", d / "x.png", "--blur", "wobble:3", "-o", tmp_path / "db.png", env=env)
+    assert r.returncode == 2 and r.stderr.splitlines() == [
+        "error: blur 'wobble:3': no such kernel image; expected gaussian:SIGMA, motion:LENGTH,ANGLE or a kernel image file"]
+    assert not (tmp_path / "db.png").exists()

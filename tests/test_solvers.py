@@ -1,0 +1,166 @@
+"""The task layer's solvers and control: values against closed forms, and the shipped model on a few
+fixture images (better than its classical starting point, observed pixels kept, spread where unknown)."""
+import math
+
+import pytest
+import torch
+
+import pagoda_inverse
+from pagoda_inverse.config import ConfigError
+from pagoda_inverse.control import interpolate, slerp, transfer
+from pagoda_inverse.data import fashion_mnist_32
+from pagoda_inverse.diffusion import SIGMA_MAX, encode, encoder_sigmas
+from pagoda_inverse.metrics import lpips_distance, psnr
+from pagoda_inverse.physics import Blur, Downsampling, Inpainting, box_mask, gaussian_kernel
+from pagoda_inverse.solvers import (LatentSettings, biharmonic, data_consistency, optimise_latents, restore,
+                                    task_settings)
+
+from conftest import FIXTURE_FMNIST
+from test_diffusion import GaussianDenoiser
+
+
+@pytest.fixture(scope="module")
+def model():
+    return pagoda_inverse.load("fmnist")
+
+
+@pytest.fixture(scope="module")
+def images():
+    x, y = fashion_mnist_32("test", FIXTURE_FMNIST)
+    return (x[:8] + 1) / 2, y[:8]
+
+
+def test_noise_aware_encoder_starts_the_pf_ode_at_sigma_start():
+    # Gaussian data N(0, s^2 I): the PF-ODE maps sigma_a to sigma_b by x sqrt((s^2 + b^2) / (s^2 + a^2)).
+    s, a = 0.5, 0.2
+    D = GaussianDenoiser(s).double()
+    sig = encoder_sigmas(40, sigma_start=a)
+    assert math.isclose(sig[0].item(), a, rel_tol=1e-6) and (sig[1:] > a).all() and (sig[1:] > sig[:-1]).all()
+    x = torch.randn(4, 1, 8, 8, dtype=torch.float64)
+    exact = x * math.sqrt((s ** 2 + SIGMA_MAX ** 2) / (s ** 2 + a ** 2))  # starting at sigma_min would be 7.7% off
+
+    def err(n):
+        return ((encode(D, x, num_levels=n, clamp=False, sigma_start=a) - exact).norm() / exact.norm()).item()
+
+    assert err(40) < 0.01 and 3.5 < err(40) / err(80) < 4.5  # Heun's second order from sigma_start
+
+
+def test_latent_optimisation_reaches_the_ridge_solution():
+    # A linear decoder x = M w and y = x + noise: the objective |M w - y|^2 / (2 s^2) + lam/2 |w|^2
+    # is minimised by w* = (M^T M / s^2 + lam I)^-1 M^T y / s^2.
+    torch.manual_seed(0)
+    d, n, s, lam = 6, 20, 0.1, 2.0
+    M = torch.randn(n, d) / math.sqrt(n)
+    y = torch.randn(3, 1, 1, n)
+    physics = Inpainting(torch.ones(1, 1, 1, n), 0.0)  # A = identity
+    settings = LatentSettings(steps=400, lr=0.05, prior=lam, noise_floor=s, model_error=0.0, restarts=1)
+    decode = lambda w, k: (w.view(len(w), d) @ M.T).view(len(w), 1, 1, n)  # noqa: E731
+    x, misfit, energy = optimise_latents(decode, physics, y, torch.zeros(3, d), s, settings)
+    w_star = torch.linalg.solve(M.T @ M / s ** 2 + lam * torch.eye(d), (y.view(3, n) @ M).T / s ** 2).T
+    torch.testing.assert_close(x[0], (w_star @ M.T).view(3, 1, 1, n).clamp(0, 1), atol=2e-3, rtol=0)
+    assert x.shape == (2, 3, 1, 1, n) and misfit.shape == (2, 3) and energy.shape == (2, 3)
+
+
+def test_data_consistency_is_the_proximal_step():
+    torch.manual_seed(0)
+    x_hat, x = torch.rand(2, 1, 16, 16), torch.rand(2, 1, 16, 16)
+    # Inpainting without noise: the observed pixels are put back, the rest kept.
+    mask = box_mask((16, 16), 6)
+    out = data_consistency(Inpainting(mask), x_hat, mask * x, 0.0, 0.1)
+    assert torch.equal(out, mask * x + (1 - mask) * x_hat)
+    # Super-resolution without noise: A out = y exactly, and out - x_hat is constant on each pooling block.
+    phys = Downsampling(4)
+    y = phys.A(x)
+    out = data_consistency(phys, x_hat * 0.5 + 0.25, y, 0.0, 0.1)
+    torch.testing.assert_close(phys.A(out), y, atol=1e-5, rtol=0)
+    delta = out - (x_hat * 0.5 + 0.25)
+    torch.testing.assert_close(delta, phys.A_dagger(phys.A(delta)), atol=1e-5, rtol=0)
+    # A noisy blur: the gradient of |A v - y|^2 / (2 s^2) + |v - x_hat|^2 / (2 tau^2) vanishes at the output.
+    phys, s, tau = Blur(gaussian_kernel(1.0)), 0.05, 0.1
+    y = phys.A(x) + s * torch.randn_like(x)
+    v = data_consistency(phys, x_hat * 0.5 + 0.25, y, s, tau, iterations=200).requires_grad_(True)
+    obj = ((phys.A(v) - y) ** 2).sum() / (2 * s ** 2) + ((v - (x_hat * 0.5 + 0.25)) ** 2).sum() / (2 * tau ** 2)
+    (grad,) = torch.autograd.grad(obj, v)
+    assert grad.abs().max() < 1e-2 * (1 / tau ** 2)  # relative to the curvature of the prox term
+
+
+def test_task_settings_overrides_and_errors():
+    st = task_settings("inpaint", {"latent": {"steps": 7}, "rl_iterations": 3})
+    assert st.latent.steps == 7 and st.rl_iterations == 3 and st.latent.prior == task_settings("inpaint").latent.prior
+    with pytest.raises(ValueError, match="unknown task"):
+        task_settings("denoise")
+    with pytest.raises(ConfigError, match="unknown key"):
+        task_settings("inpaint", {"latent": {"stepz": 7}})
+
+
+def test_inpainting_beats_biharmonic_keeps_pixels_and_spreads_only_where_unknown(model, images):
+    x, labels = images
+    physics = Inpainting(box_mask((32, 32), 12))
+    y = physics(x)
+    settings = task_settings("inpaint", {"latent": {"steps": 20}})
+    r = restore(model, y, physics, labels, settings)
+    mask = physics.mask.expand_as(x).bool()
+    assert torch.equal(r.x[mask], x[mask])  # observed pixels put back exactly
+    assert (r.std[mask] == 0).all() and r.std[~mask].mean() > 1e-3  # spread only in the hole
+    assert torch.equal(r.labels, labels)
+    base = biharmonic(y, physics.mask)
+    assert lpips_distance(r.x, x).mean() < 0.8 * lpips_distance(base, x).mean()
+    assert psnr(r.x, x).mean() > psnr(base, x).mean()
+
+
+def test_native_superres_and_inferred_labels(model, images):
+    x, labels = images
+    physics = Downsampling(4)
+    y = physics(x)
+    native = task_settings("superres", {"latent": {"steps": 0, "model_error": 0.0, "restarts": 0}})
+    r0 = restore(model, y, physics, labels, native)
+    torch.testing.assert_close(r0.x, model.decode(model.encode(y, labels), labels, 32))  # G(Enc(y)) exactly
+    assert (r0.std == 0).all()
+    r = restore(model, y, physics, None, task_settings("superres", {"latent": {"steps": 10}}))
+    assert r.labels.shape == labels.shape and (r.labels == labels).float().mean() >= 0.5
+    # The data step makes the output consistent with y (up to the clamp to [0, 1]).
+    assert (physics.A(r.x) - y).abs().mean() < 0.2 * (physics.A(r0.x) - y).abs().mean()
+
+
+def test_control_transfer_and_interpolation(model, images):
+    x, labels = images
+    out = transfer(model, x[:2], labels[:2], torch.tensor([7, 7]))
+    assert out.shape == (2, 1, 32, 32)
+    torch.testing.assert_close(out, model.decode(model.encode(x[:2], labels[:2]), torch.tensor([7, 7])))
+    strip = interpolate(model, x[:1], x[1:2], labels[0], labels[1], steps=5)
+    ends = model.decode(model.encode(x[:2], labels[:2]), labels[:2])
+    torch.testing.assert_close(strip[[0, -1]], ends, atol=1e-5, rtol=0)
+    fixed = interpolate(model, x[:1], x[1:2], labels[0], labels[1], steps=5, mix_labels=False)
+    torch.testing.assert_close(fixed[0], strip[0], atol=1e-5, rtol=0)
+
+
+def test_slerp_keeps_the_norm_and_hits_the_ends():
+    torch.manual_seed(0)
+    a, b = torch.randn(1, 8, 8), torch.randn(1, 8, 8)
+    b = b * a.norm() / b.norm()
+    path = slerp(a, b, torch.linspace(0, 1, 7))
+    torch.testing.assert_close(path[0], a)
+    torch.testing.assert_close(path[-1], b, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(path.flatten(1).norm(dim=1), a.norm().expand(7), atol=1e-4, rtol=1e-4)
+
+
+def test_soft_labels_equal_hard_labels_on_one_hot(model):
+    z = model.prior(3, seed=1)
+    hard = model.decode(z, torch.tensor([1, 4, 9]))
+    soft = model.decode(z, torch.nn.functional.one_hot(torch.tensor([1, 4, 9]), 10).float())
+    torch.testing.assert_close(soft, hard)
+    with pytest.raises(ValueError, match="summing to 1"):
+        model.decode(z, torch.full((3, 10), 0.5))
+
+
+def test_solver_runs_on_deepinv_physics(model, images):
+    dinv = pytest.importorskip("deepinv")
+    x, labels = images
+    mask = box_mask((32, 32), 12)
+    physics = dinv.physics.Inpainting(img_size=(1, 32, 32), mask=mask[0])
+    y = physics(x)
+    solver = pagoda_inverse.solvers.PaGoDASolver(model, labels, task_settings("inpaint", {"latent": {"steps": 5}}))
+    out = solver(y, physics)
+    assert out.shape == x.shape
+    keep = mask.expand_as(x).bool()
+    torch.testing.assert_close(out[keep], x[keep], atol=1e-5, rtol=0)  # its data step puts the pixels back
