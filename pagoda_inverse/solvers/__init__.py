@@ -8,5 +8,6 @@
 """
 from .classical import UPSAMPLERS, biharmonic, classical_restoration, richardson_lucy, upscale, wiener
 from .latent import data_consistency, noise_std, optimise_latents
-from .restore import PaGoDASolver, Restoration, label_candidates, restore, task_of
+from .labels import label_candidates, teacher_class_scores
+from .restore import PaGoDASolver, Restoration, restore, task_of
 from .settings import TASKS, LatentSettings, TaskSettings, task_settings

@@ -8,6 +8,7 @@
 
 `restore` is the API; `PaGoDASolver` wraps it as deepinv's `model(y, physics)`.
 """
+import copy
 from dataclasses import dataclass
 
 import torch
@@ -15,6 +16,7 @@ from torch import nn
 
 from ..physics import Blur, Downsampling, Inpainting
 from .classical import classical_restoration, upscale
+from .labels import label_candidates
 from .latent import noise_std, optimise_latents
 from .settings import TaskSettings, task_settings
 
@@ -35,18 +37,10 @@ def task_of(physics) -> str:
     return "deblur"  # any other linear operator: the general settings
 
 
-def label_candidates(model, x_init: torch.Tensor, k: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
-    """The model classifier's top-k classes (B, k) of a first restoration and their log-probabilities."""
-    with torch.no_grad():
-        logp = model.classify(x_init).log_softmax(1)
-    top = logp.topk(k, dim=1)
-    return top.indices, top.values
-
-
 def restore(model, y: torch.Tensor, physics, labels=None, settings: TaskSettings | None = None,
             progress: bool = False) -> Restoration:
     """Restore y (B, C, h, w) in [0, 1] measured through `physics`; labels None on a class-conditional
-    model are inferred (TaskSettings.label_candidates)."""
+    model are inferred (TaskSettings.label_method, label_candidates; solvers/labels.py)."""
     task = task_of(physics)
     settings = settings or task_settings(task)
     s = noise_std(physics)
@@ -67,9 +61,11 @@ def restore(model, y: torch.Tensor, physics, labels=None, settings: TaskSettings
     log_p = None
     if not model.num_classes:
         candidates = None
-    elif labels is None:  # super-resolution classifies y itself: the classifier's resize rule was trained on small inputs
-        candidates, log_p = label_candidates(model, y.clamp(0, 1) if task == "superres" else x_init,
-                                             settings.label_candidates)
+    elif labels is None:  # super-resolution classifies y itself, at the size the teacher and classifier know
+        low = y if task == "superres" else None
+        candidates, log_p = label_candidates(model, y.clamp(0, 1) if low is not None else x_init,
+                                             settings.label_candidates, settings.label_method, low, s,
+                                             settings.label_teacher_weight)
     else:
         candidates = model._labels(labels, len(y))[:, None]
     k = 1 if candidates is None else candidates.shape[1]
@@ -111,7 +107,26 @@ def restore(model, y: torch.Tensor, physics, labels=None, settings: TaskSettings
     x = x_k[best_chain[i, best_class], i, best_class]
     std = x_k[:, i, best_class].std(0, correction=0)
     used = None if candidates is None else candidates[i, best_class]
+    if labels is None and used is not None and settings.label_recheck:
+        # The restoration is a far better image to classify than the first guess: classify it again
+        # and solve again, with that class, the images whose class changed.
+        again, _ = label_candidates(model, x, 1, settings.label_method, None, 0.0, settings.label_teacher_weight)
+        changed = (again[:, 0] != used).nonzero().flatten()
+        if len(changed):
+            physics_c = _select(physics, changed)
+            r = restore(model, y[changed], physics_c, again[changed, 0], settings, progress)
+            x, std, used = x.clone(), std.clone(), used.clone()
+            x[changed], std[changed], used[changed] = r.x, r.std, r.labels
     return Restoration(x, std, used, x_init)
+
+
+def _select(physics, index: torch.Tensor):
+    """The operator restricted to some images of the batch: only per-image masks need it."""
+    mask = getattr(physics, "mask", None)
+    if torch.is_tensor(mask) and mask.shape[0] > 1:
+        physics = copy.deepcopy(physics)  # a shallow copy would share (and change) the buffer dict
+        physics.mask = mask[index]
+    return physics
 
 
 class PaGoDASolver(nn.Module):

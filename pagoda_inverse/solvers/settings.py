@@ -31,8 +31,11 @@ class TaskSettings:
     scale: int = 4  # superres: the upscaling factor
     noise_start: float = 4.0  # noisy inputs: the encoder starts at sigma = noise_start * 2 s (model units)
     rl_iterations: int = 30  # deblur: Richardson-Lucy iterations of the classical initialisation
-    label_candidates: int = 1  # unknown class: the classifier's top-k classes, each solved for...
-    label_log_prob_weight: float = 0.0  # ...and chosen by objective - weight * the classifier's log-probability
+    label_method: str = "classifier"  # unknown class: "classifier", "teacher" (its denoising) or "both" (labels.py)
+    label_teacher_weight: float = 1.0  # "both": the weight of the teacher's scores beside the classifier's
+    label_recheck: bool = True  # classify the restoration again; re-solve the images whose class changed
+    label_candidates: int = 1  # the top-k classes, each solved for...
+    label_log_prob_weight: float = 0.0  # ...and chosen by objective - weight * their log-score
     latent: LatentSettings = field(default_factory=LatentSettings)
 
 

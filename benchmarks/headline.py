@@ -1,0 +1,52 @@
+"""The README's headline table, from the task benchmarks' results (benchmarks/results/<spec>.json):
+per task, PaGoDA (true class) against the best classical method by each metric, the ratios the task
+layer is judged by, and the unknown-class accuracy and its LPIPS cost.
+
+    python benchmarks/headline.py [--out benchmarks/results/headline.md]
+"""
+import argparse
+import json
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SPECS = ("superres_x4", "superres_x4_noisy", "inpaint_box", "inpaint_random", "deblur_gaussian", "deblur_motion")
+SHORT = {"superres_x4": "super-resolution x4", "superres_x4_noisy": "super-resolution x4, noise 0.05",
+         "inpaint_box": "inpainting, 12x12 hole", "inpaint_random": "inpainting, 70% missing",
+         "deblur_gaussian": "Gaussian blur 1.5, noise 0.02", "deblur_motion": "motion blur 7, noise 0.02"}
+
+
+def mean(r: dict, key: str) -> float:
+    return r[key]["mean"]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--out", default=str(ROOT / "benchmarks/results/headline.md"))
+    args = ap.parse_args()
+    rows = ["| task | method | PSNR | SSIM | LPIPS AlexNet | LPIPS VGG | s / image |", "| --- | --- | --- | --- | --- | --- | --- |"]
+    checks = ["| task | AlexNet LPIPS / best classical | VGG LPIPS / best classical | PSNR - best classical | "
+              "unknown class: accuracy | unknown class: AlexNet LPIPS cost |", "| --- | --- | --- | --- | --- | --- |"]
+    for spec in SPECS:
+        path = ROOT / "benchmarks/results" / f"{spec}.json"
+        if not path.exists():
+            continue
+        m = json.loads(path.read_text())["methods"]
+        classical = {k: v for k, v in m.items() if not k.startswith("pagoda") and "psnr" in v}
+        p = m["pagoda"]
+        for name, r in [("PaGoDA", p)] + [(k, v) for k, v in classical.items()]:
+            rows.append(f"| {SHORT[spec]} | {name.replace('_', '-')} | {mean(r, 'psnr'):.2f} | {mean(r, 'ssim'):.3f} | "
+                        f"{mean(r, 'lpips_alex'):.3f} | {mean(r, 'lpips_vgg'):.3f} | {r['seconds_per_image']:.3f} |")
+        best = {k: min(mean(v, k) for v in classical.values()) for k in ("lpips_alex", "lpips_vgg")}
+        best_psnr = max(mean(v, "psnr") for v in classical.values())
+        u = m.get("pagoda_unknown_class", {})
+        acc = f"{100 * mean(u, 'label_correct'):.1f}%" if "label_correct" in u else "-"
+        cost = f"{mean(u, 'lpips_alex') / mean(p, 'lpips_alex'):.2f}x" if "lpips_alex" in u else "-"
+        checks.append(f"| {SHORT[spec]} | {mean(p, 'lpips_alex') / best['lpips_alex']:.2f} | "
+                      f"{mean(p, 'lpips_vgg') / best['lpips_vgg']:.2f} | {mean(p, 'psnr') - best_psnr:+.2f} dB | {acc} | {cost} |")
+    text = "\n".join(rows) + "\n\n" + "\n".join(checks) + "\n"
+    Path(args.out).write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
