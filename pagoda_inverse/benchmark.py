@@ -30,6 +30,7 @@ import torch
 
 from . import checkpoint
 from .config import ConfigError, load_toml
+from .distributed import setup_distributed
 from .metrics import lpips_distance, psnr, ssim
 from .physics import Blur, Downsampling, Inpainting, box_mask, mask_from_image, parse_blur, random_mask
 from .solvers import biharmonic, restore, richardson_lucy, task_settings, upscale, wiener
@@ -171,7 +172,11 @@ def summarise(records: list[dict]) -> dict:
 
 def run(spec: Spec, out_dir: str | Path, run_dir: str | Path, n: int | None = None, only: list[str] | None = None,
         progress: bool = True) -> dict:
-    """Run (or resume) every method of `spec` on its images; write <out_dir>/<name>.json, .md and .png."""
+    """Run (or resume) every method of `spec` on its images; write <out_dir>/<name>.json, .md and .png.
+
+    Under torchrun the ranks take the batches in turn and rank 0 writes the records and the outputs;
+    every batch's noise, mask and restarts are seeded by its first image, so the numbers do not
+    depend on the number of processes."""
     from tqdm.auto import tqdm
 
     from .autoencoder import load
@@ -187,41 +192,58 @@ def run(spec: Spec, out_dir: str | Path, run_dir: str | Path, n: int | None = No
     methods = {k: v for k, v in spec.methods.items() if not only or k in only}
     figure = [i for i in spec.figure_images if i < len(x_all)]
     records: dict[str, list[dict]] = {}
+    d = setup_distributed()  # under torchrun, the ranks share each method's batches round-robin
     for name, m in methods.items():
         log = run_dir / f"{name}.jsonl"
         done = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
         done = [r for r in done if r["spec"] == {"method": m, "operator": spec.operator, "data": spec.data}]
         starts = {r["start"] for r in done}
-        bar = tqdm(range(0, len(x_all), batch), desc=name, disable=not progress)
-        for start in bar:
-            if start in starts:
-                continue
-            x = x_all[start:start + batch]
-            lab = None if labels_all is None else labels_all[start:start + batch]
-            g = torch.Generator().manual_seed(seed * 1_000_003 + start)
-            physics = make_physics(spec.operator, tuple(x.shape[-2:]), seed * 1_000_003 + start)
-            y = physics(x, g)
-            rec = {"spec": {"method": m, "operator": spec.operator, "data": spec.data}, "start": start,
-                   "images": list(range(start, start + len(x)))}
-            try:
-                t = time.time()
-                x_hat, extra = run_method(m, model, y, physics, lab, spec.task)
-                rec["seconds"] = time.time() - t
-                rec["nfe"] = nfe(m, model, spec.task)
-                rec.update(score(x_hat, x, extra))
-                if start == 0:
-                    checkpoint.save(run_dir / f"{name}_figure.safetensors",
-                                    {"x_hat": x_hat[figure], "y": y[figure], "x": x[figure]}, {"kind": "figure"})
-            except Exception as e:  # a failure is recorded, not fatal
-                rec["error"] = f"{type(e).__name__}: {e}"
-                rec["traceback"] = traceback.format_exc(limit=3)
-            with open(log, "a") as f:
-                f.write(json.dumps(rec) + "\n")
-            done.append(rec)
+        todo = [s for s in range(0, len(x_all), batch) if s not in starts]
+        mine = todo[d.rank::d.world]
+        bar = tqdm(total=len(todo), desc=name, disable=not (progress and d.is_main))
+        for k in range(-(-len(todo) // d.world)):
+            rec = None
+            if k < len(mine):
+                start = mine[k]
+                x = x_all[start:start + batch]
+                lab = None if labels_all is None else labels_all[start:start + batch]
+                g = torch.Generator().manual_seed(seed * 1_000_003 + start)
+                physics = make_physics(spec.operator, tuple(x.shape[-2:]), seed * 1_000_003 + start)
+                y = physics(x, g)
+                rec = {"spec": {"method": m, "operator": spec.operator, "data": spec.data}, "start": start,
+                       "images": list(range(start, start + len(x)))}
+                try:
+                    t = time.time()
+                    x_hat, extra = run_method(m, model, y, physics, lab, spec.task)
+                    rec["seconds"] = time.time() - t
+                    rec["nfe"] = nfe(m, model, spec.task)
+                    rec.update(score(x_hat, x, extra))
+                    if start == 0:
+                        checkpoint.save(run_dir / f"{name}_figure.safetensors",
+                                        {"x_hat": x_hat[figure], "y": y[figure], "x": x[figure]}, {"kind": "figure"})
+                except Exception as e:  # a failure is recorded, not fatal
+                    rec["error"] = f"{type(e).__name__}: {e}"
+                    rec["traceback"] = traceback.format_exc(limit=3)
+            new = [rec]
+            if d.world > 1:
+                new = [None] * d.world
+                torch.distributed.all_gather_object(new, rec)
+            new = [r for r in new if r is not None]
+            if d.is_main:  # one writer; a killed run loses at most this round
+                with open(log, "a") as f:
+                    f.writelines(json.dumps(r) + "\n" for r in new)
+            done.extend(new)
+            bar.update(len(new))
+        bar.close()
+        done.sort(key=lambda r: r["start"])
         records[name] = done
     result = {"spec": spec.name, "title": spec.title, "task": spec.task, "model": spec.model, "operator": spec.operator,
               "data": {**spec.data, "n": len(x_all)}, "threads": torch.get_num_threads(),
               "methods": {name: {"config": methods[name], **summarise(records[name])} for name in methods}}
+    if d.world > 1:
+        torch.distributed.barrier()  # every figure file is written before rank 0 reads them
+    if not d.is_main:
+        return result
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / f"{spec.name}.json").write_text(json.dumps(result, indent=1) + "\n")

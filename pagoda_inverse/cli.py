@@ -276,8 +276,9 @@ def benchmark_cmd(spec, n, only, out_dir, run_dir):
         result = benchmark.run(s, out_dir, run_dir, n, list(only) or None)
     except user_errors() as e:
         raise UserError(str(e))
-    click.echo(benchmark.markdown(result))
-    click.echo(f"wrote {out_dir}/{s.name}.json, .md and .png")
+    if int(os.environ.get("RANK", "0")) == 0:  # under torchrun, rank 0 wrote the outputs
+        click.echo(benchmark.markdown(result))
+        click.echo(f"wrote {out_dir}/{s.name}.json, .md and .png")
 
 
 # ---- The task commands: restoration (superres, inpaint, deblur) and control (transfer, interpolate) ----

@@ -52,6 +52,53 @@ def tiny_teacher_config(tmp_path):
     return make
 
 
+TINY_DECODER = """
+teacher = "{teacher}"
+stage = "{stage}"
+init = "{init}"
+
+[latents]
+dir = "{latents}"
+levels = 4
+mirror = true
+limit = {limit}
+chunk = {chunk}
+batch = {chunk}
+
+[data]
+dataset = "fashion_mnist"
+root = "{root}"
+resolution = {resolution}
+channels = 1
+
+[loss]
+adv_weight = {adv}
+
+[disc]
+width = 8
+
+[train]
+run_dir = "{run_dir}"
+batch_size = 8
+lr = 1e-4
+total_steps = {steps}
+ema_halflife_kimg = 0.5
+log_every = 1
+checkpoint_every = {checkpoint_every}
+checkpoint_minutes = 1000
+save_all_ranks = true
+"""
+
+
+def tiny_decoder_config(path, teacher, run_dir, latents, stage="base", init="", resolution=8, steps=4, adv=0.2,
+                        limit=250, chunk=200, checkpoint_every=2):
+    """Write a tiny decoder config over the committed fixture (4 encoder levels, batch 8) to `path`."""
+    path.write_text(TINY_DECODER.format(teacher=teacher, stage=stage, init=init, latents=latents, root=FIXTURE_FMNIST,
+                                        resolution=resolution, adv=adv, run_dir=run_dir, steps=steps, limit=limit,
+                                        chunk=chunk, checkpoint_every=checkpoint_every))
+    return path
+
+
 def cli(*args, env=None, **kw) -> subprocess.CompletedProcess:
     """Run the installed CLI entry point in a subprocess."""
     return subprocess.run([sys.executable, "-m", "pagoda_inverse.cli", *map(str, args)], capture_output=True, text=True,

@@ -14,63 +14,21 @@ from pagoda_inverse.data import downsample, load_image, save_image
 from pagoda_inverse.pagoda.latents import LatentConfig, file_hash, load_latents
 from pagoda_inverse.teacher import build_teacher, save_teacher
 
-from conftest import FIXTURE_FMNIST, cli
-from test_decoder import TINY
-
-DECODER_TOML = """
-teacher = "{teacher}"
-stage = "{stage}"
-init = "{init}"
-
-[latents]
-dir = "{latents}"
-levels = 4
-mirror = true
-limit = 250
-chunk = 200
-batch = 200
-
-[data]
-dataset = "fashion_mnist"
-root = "{root}"
-resolution = {resolution}
-channels = 1
-
-[loss]
-adv_weight = {adv}
-
-[disc]
-width = 8
-
-[train]
-run_dir = "{run_dir}"
-batch_size = 8
-lr = 1e-4
-total_steps = {steps}
-ema_halflife_kimg = 0.5
-log_every = 1
-checkpoint_every = 2
-checkpoint_minutes = 1000
-save_all_ranks = true
-"""
+from conftest import FIXTURE_FMNIST, cli, tiny_decoder_config
+from test_decoder import TINY, trained_like_teacher
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """A tiny teacher, a decoder trained 4 steps at 8x8 and grown to 16x16 for 3 steps."""
     tmp = tmp_path_factory.mktemp("ae")
-    torch.manual_seed(0)
-    D = build_teacher(TINY)
-    for p in D.parameters():
-        p.data.normal_(0, 0.05)
+    D = trained_like_teacher(0)
     teacher = tmp / "teacher.safetensors"
     save_teacher(teacher, D)
 
     def config(name, stage, resolution, steps, init="", adv=0.2):
         path = tmp / f"{name}.toml"
-        path.write_text(DECODER_TOML.format(teacher=teacher, stage=stage, init=init, latents=tmp / "latents", root=FIXTURE_FMNIST,
-                                            resolution=resolution, adv=adv, run_dir=tmp / name, steps=steps))
-        return path
+        return tiny_decoder_config(path, teacher, tmp / name, tmp / "latents", stage, init, resolution, steps, adv)
 
     base = config("base", "base", 8, 4)
     r = cli("train", "decoder", "--config", base)
@@ -152,6 +110,22 @@ def test_torchrun_two_cpu_ranks_grow_identically(trained):
     assert a.keys() == b.keys()
     for k in a:
         assert torch.equal(a[k], b[k]), k
+
+
+def test_torchrun_two_cpu_ranks_share_the_latent_encoding(trained, tmp_path):
+    """Rank r encodes chunks r, r + 2, ...; the cache equals one process's, tensor for tensor."""
+    _, teacher, _ = trained
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    for name, launcher in (("one", []), ("two", ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"])):
+        cfg = tiny_decoder_config(tmp_path / f"{name}.toml", teacher, tmp_path / name, tmp_path / f"latents_{name}", steps=1)
+        r = subprocess.run([sys.executable, *launcher, "-m", "pagoda_inverse.cli", "train", "decoder", "--config", str(cfg)],
+                           capture_output=True, text=True, env=env, timeout=300)
+        assert r.returncode == 0, r.stderr[-2000:]
+    one, two = (sorted((tmp_path / f"latents_{k}").glob("*.safetensors")) for k in ("one", "two"))
+    assert [p.name for p in one] == [p.name for p in two] and len(one) == 4
+    for a, b in zip(one, two):
+        ta, tb = checkpoint.load(a)[0], checkpoint.load(b)[0]
+        assert ta.keys() == tb.keys() and all(torch.equal(ta[k], tb[k]) for k in ta), a.name
 
 
 def test_autoencoder_api(trained):

@@ -1,8 +1,11 @@
-"""The benchmark runner on a tiny spec over the committed fixture: scores, resume, recorded failures."""
+"""The benchmark runner on a tiny spec over the committed fixture: scores, resume, recorded failures,
+and the same numbers from two torchrun processes as from one."""
 import json
+import os
+import subprocess
+import sys
 
 import pytest
-import torch
 
 from pagoda_inverse import benchmark
 from pagoda_inverse.config import ConfigError
@@ -84,3 +87,27 @@ def test_spec_errors(tmp_path):
         benchmark.load_spec(bad)
     with pytest.raises(ConfigError, match="kind must be"):
         benchmark.make_physics({"kind": "warp"}, (8, 8), 0)
+
+
+def test_two_torchrun_ranks_give_the_numbers_of_one_process(tmp_path):
+    """Three noisy batches over two gloo ranks (rank 0 takes two): every per-image score equals the
+    single process's."""
+    path = tmp_path / "tiny.toml"
+    path.write_text(SPEC.format(root=FIXTURE_FMNIST).replace("n = 6", "n = 9").replace("noise = 0.0", "noise = 0.05"))
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    runs = {}
+    for name, launcher in (("one", []), ("two", ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"])):
+        cmd = [sys.executable, *launcher, "-m", "pagoda_inverse.cli", "benchmark", str(path),
+               "--out-dir", str(tmp_path / f"out_{name}"), "--run-dir", str(tmp_path / f"runs_{name}")]
+        r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+        assert r.returncode == 0, r.stderr[-2000:]
+        runs[name] = tmp_path / f"runs_{name}" / "tiny"
+    for method in ("pagoda", "bicubic", "broken"):
+        one, two = ([json.loads(line) for line in (runs[k] / f"{method}.jsonl").read_text().splitlines()] for k in ("one", "two"))
+        assert sorted(r["start"] for r in two) == [r["start"] for r in one] == [0, 3, 6]
+        two = {r["start"]: r for r in two}
+        for r in one:
+            for key in ("psnr", "ssim", "lpips_alex", "lpips_vgg", "label_correct", "uncertainty_corr", "error"):
+                assert r.get(key) == two[r["start"]].get(key), (method, r["start"], key)
+    a, b = (json.loads((tmp_path / f"out_{k}" / "tiny.json").read_text())["methods"]["pagoda"] for k in ("one", "two"))
+    assert a["psnr"] == b["psnr"] and a["lpips_vgg"] == b["lpips_vgg"]

@@ -11,12 +11,17 @@ TINY = UNetConfig(resolution=8, channels=1, model_channels=16, channel_mult=[1, 
                   attn_resolutions=[4], dropout=0.0, num_classes=10)
 
 
-def trained_like_decoder(seed=0):
-    """A decoder with all weights random (the zero-initialised convs too), as after some training."""
+def trained_like_teacher(seed=0):
+    """A tiny teacher with all weights random (the zero-initialised convs too), as after some training."""
     torch.manual_seed(seed)
     D = build_teacher(TINY)
     for p in D.parameters():
         p.data.normal_(0, 0.05)
+    return D
+
+
+def trained_like_decoder(seed=0):
+    D = trained_like_teacher(seed)
     return D, Decoder.from_teacher(D)
 
 
@@ -72,12 +77,26 @@ def test_frozen_parameters_get_no_gradient_and_new_ones_do():
 
 
 def test_adaptive_weight_is_gradient_norm_ratio():
-    from pagoda_inverse.train.decoder import adaptive_weight
+    from pagoda_inverse.pagoda.loss import adaptive_weight
     W = torch.nn.Parameter(torch.ones(3))
     a, b = torch.tensor([3.0, 0.0, 4.0]), torch.tensor([0.0, 1.0, 0.0])
     w = adaptive_weight((W * a).sum(), (W * b).sum(), W, 0.01, 10.0)
     assert abs(w.item() - 5.0 / (1.0 + 1e-4)) < 1e-5 and not w.requires_grad
     assert adaptive_weight((W * a).sum(), (W * b * 1e-6).sum(), W, 0.01, 10.0).item() == 10.0  # clipped
+
+
+def test_hinge_losses_and_the_generator_objective_on_known_values():
+    from pagoda_inverse.pagoda.loss import LossConfig, generator_loss, hinge_d_loss, hinge_g_loss
+    real, fake = torch.tensor([2.0, 0.5, -1.0]), torch.tensor([-2.0, 0.0, 0.5])
+    # mean(relu(1 - real)) = (0 + 0.5 + 2) / 3, mean(relu(1 + fake)) = (0 + 1 + 1.5) / 3
+    assert abs(hinge_d_loss(real, fake).item() - 5.0 / 3) < 1e-6
+    assert abs(hinge_g_loss(fake).item() - 0.5) < 1e-6
+    W = torch.nn.Parameter(torch.ones(3))
+    L_rec, L_adv = (W * torch.tensor([3.0, 0.0, 4.0])).sum(), (W * torch.tensor([0.0, 2.0, 0.0])).sum()
+    loss, w = generator_loss(L_rec, L_adv, W, LossConfig(adv_weight=0.2))
+    assert abs(w.item() - 5.0 / (2.0 + 1e-4)) < 1e-5  # |grad L_rec| = 5, |grad L_adv| = 2
+    assert abs(loss.item() - (7.0 + 0.2 * w.item() * 2.0)) < 1e-5
+    assert generator_loss(L_rec, L_adv, W, LossConfig(adv_weight=0.0)) == (L_rec, None)
 
 
 def test_diffaugment_neutral_is_identity_and_translation_shifts():
@@ -150,6 +169,27 @@ log_every = 1
     train_decoder(load_config(tmp_path / "grow.toml"))
     G = load_decoder(tmp_path / "grow" / "final.safetensors")
     assert G.resolution == 16 and G(torch.randn(2, 1, 8, 8) * 80, torch.tensor([0, 1])).isfinite().all()
+    # Growth trains only the grown blocks, the head and the last two up-path blocks: every frozen tensor
+    # of the grown decoder is bit-identical to the previous stage's.
+    base = load_decoder(tmp_path / "base" / "final.safetensors").state_dict()
+    grown = G.state_dict()
+    trainable = ("net.head.", f"net.dec.{len(G.net.dec) - 1}.", f"net.dec.{len(G.net.dec) - 2}.")
+    frozen = [k for k in base if not k.startswith(trainable)]
+    assert len(frozen) > 20 and all(torch.equal(base[k], grown[k]) for k in frozen)
+    assert any(not torch.equal(base[k], grown[k]) for k in base if k.startswith(trainable))
+    # Each cached latent is Enc(x_low) of its own image, mirrored when its flag says so.
+    from pagoda_inverse.data import DataConfig, load_training_data
+    from pagoda_inverse.diffusion import encode
+    from pagoda_inverse.pagoda.latents import LatentConfig, file_hash, load_latents
+    from pagoda_inverse.teacher import load_teacher
+    D = load_teacher(tmp_path / "teacher.safetensors")
+    z, idx, flip = load_latents(LatentConfig(dir=str(tmp_path / "latents"), levels=4), file_hash(tmp_path / "teacher.safetensors"))
+    x_low, y_low, _ = load_training_data(DataConfig(root=str(FIXTURE_FMNIST), resolution=8))
+    pick = torch.tensor([0, 7, 299, 300, 455, 599])  # the mirrored chunks (sorted first), then the plain ones
+    xs = torch.where(flip[pick, None, None, None], x_low[idx[pick]].flip(-1), x_low[idx[pick]])
+    torch.testing.assert_close(z[pick], encode(D, xs, y_low[idx[pick]], 4, clamp=True), atol=1e-4, rtol=1e-5)
+    assert flip[pick].tolist() == [True, True, True, False, False, False] and idx[pick].tolist() == [0, 7, 299, 0, 155, 299]
+    assert not torch.allclose(z[pick[1]], z[pick[2]])
     import json
     rows = [json.loads(r) for r in (tmp_path / "grow" / "log.jsonl").read_text().splitlines()]
     assert len(rows) == 3 and all(0.01 <= r["w"] <= 10 and r["L_rec"] > 0 for r in rows)

@@ -1,10 +1,11 @@
-"""Class-conditional projection discriminators (Miyato & Koyama 2018) with spectral normalisation,
-and the hinge losses. A fresh one is built for each growth stage, for that stage's resolution.
+"""The decoder's discriminators: class-conditional by projection (Miyato & Koyama 2018), spectral
+normalisation. A fresh one is built for each growth stage. Their losses are in loss.py.
 
-Two architectures: `ProjectionDiscriminator`, residual blocks trained from scratch on the pixels, and
-`ProjectedDiscriminator`, the Projected GAN design (Sauer et al. 2021) that PaGoDA's official code
-takes from CTM/StyleGAN-XL: small trainable heads on the multi-level features of a frozen
-ImageNet network (there DeiT and EfficientNet; here the LPIPS AlexNet trunk, available offline).
+Two architectures (config `disc.architecture`):
+- "residual", `PixelDiscriminator`: residual blocks trained from scratch on the pixels;
+- "projected", `FrozenFeatureDiscriminator`: the Projected GAN design (Sauer et al. 2021) that PaGoDA's
+  official code takes from CTM/StyleGAN-XL: small trainable heads on the multi-level features of a
+  frozen ImageNet network (there DeiT and EfficientNet; here the LPIPS AlexNet trunk, offline).
 """
 import torch
 import torch.nn.functional as F
@@ -34,7 +35,7 @@ class DBlock(nn.Module):
         return h + s
 
 
-class ProjectionDiscriminator(nn.Module):
+class PixelDiscriminator(nn.Module):
     """Residual blocks halving the image down to 4x4, sum pooling, a linear score plus <embed(y), h>."""
 
     def __init__(self, resolution: int, channels: int = 1, width: int = 64, num_classes: int = 10,
@@ -78,7 +79,7 @@ class FeatureHead(nn.Module):
         return F.adaptive_avg_pool2d(score[:, None], 3).flatten(1)
 
 
-class ProjectedDiscriminator(nn.Module):
+class FrozenFeatureDiscriminator(nn.Module):
     """Frozen LPIPS trunk (its ImageNet scaling included) + one FeatureHead per ReLU level.
 
     Images in [-1, 1] are brought to the trunk by LPIPS_RESIZE_RULE (gray -> 3 channels, bilinear up to
@@ -111,15 +112,7 @@ def make_discriminator(architecture: str, resolution: int, channels: int, width:
     """A fresh discriminator for one stage (`resolution` sizes the residual one; the projected one's
     frozen trunk takes any size)."""
     if architecture == "residual":
-        return ProjectionDiscriminator(resolution, channels, width, num_classes, spectral).to(device)
+        return PixelDiscriminator(resolution, channels, width, num_classes, spectral).to(device)
     if architecture == "projected":
-        return ProjectedDiscriminator(channels, width, num_classes, "alex", spectral, device).to(device)
+        return FrozenFeatureDiscriminator(channels, width, num_classes, "alex", spectral, device).to(device)
     raise ValueError(f"unknown discriminator architecture {architecture!r}; use one of {ARCHITECTURES}")
-
-
-def hinge_d_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
-    return F.relu(1 - real_scores).mean() + F.relu(1 + fake_scores).mean()
-
-
-def hinge_g_loss(fake_scores: torch.Tensor) -> torch.Tensor:
-    return -fake_scores.mean()

@@ -29,8 +29,11 @@ def file_hash(path: str | Path) -> str:
 
 
 def encode_dataset(D: EDMPrecond, teacher_hash: str, x_low: torch.Tensor, y: torch.Tensor, cfg: LatentConfig,
-                   progress: bool = True) -> Path:
-    """Encode x_low (N, C, h, w) in [-1, 1] at the teacher's resolution into cfg.dir."""
+                   progress: bool = True, rank: int = 0, world: int = 1) -> Path:
+    """Encode x_low (N, C, h, w) in [-1, 1] at the teacher's resolution into cfg.dir.
+
+    Under torchrun, rank r encodes chunks r, r + world, ...: a chunk's latents do not depend on
+    which process encodes it."""
     from tqdm.auto import tqdm
 
     out = Path(cfg.dir)
@@ -40,7 +43,7 @@ def encode_dataset(D: EDMPrecond, teacher_hash: str, x_low: torch.Tensor, y: tor
     jobs = [(f, s) for f in flips for s in range(0, n, cfg.chunk)]
     meta_base = {"kind": "latents", "teacher": teacher_hash, "levels": cfg.levels, "clamp": True}
     device = next(D.parameters()).device
-    for flip, start in tqdm(jobs, disable=not progress, desc="encoding"):
+    for flip, start in tqdm(jobs[rank::world], disable=not progress, desc="encoding"):
         path = out / f"{'mirror' if flip else 'plain'}-{start:07d}.safetensors"
         idx = torch.arange(start, min(start + cfg.chunk, n))
         if path.exists():

@@ -1,31 +1,23 @@
 """Stages 2 and 3: distil the one-step decoder from the teacher's latent pairs and grow it
-(PAGODA.md): L = L_rec + lambda * w * L_G, one generator step then one discriminator step."""
+(PAGODA.md). The objective is pagoda/loss.py's; this file runs it: one generator step, then one
+discriminator step, each on its own batch."""
 import copy
 from dataclasses import dataclass, field
 
 import torch
-import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel as DDP
 
 from ..config import ConfigError, from_dict, load_toml, to_dict
 from ..data import DataConfig, load_training_data
-from ..metrics.lpips import lpips_input, lpips_model
+from ..metrics.lpips import lpips_model
 from ..pagoda import augment
 from ..pagoda.decoder import Decoder, load_decoder, save_decoder_meta
-from ..pagoda.discriminator import ARCHITECTURES, hinge_d_loss, hinge_g_loss, make_discriminator
+from ..pagoda.discriminator import ARCHITECTURES, make_discriminator
+from ..pagoda.loss import LossConfig, generator_loss, hinge_d_loss, hinge_g_loss, reconstruction_loss
 from ..pagoda.latents import LatentConfig, encode_dataset, file_hash, load_latents
 from ..teacher import load_teacher, resolve
-from .loop import Trainer, TrainConfig, batch_indices, ema_update, setup_distributed
-
-
-@dataclass
-class LossConfig:
-    lpips_net: str = "alex"
-    pixel_weight: float = 0.0  # optional squared error added to LPIPS (off: PaGoDA uses LPIPS only)
-    adv_weight: float = 0.2  # lambda: 0.2 at the teacher's resolution, 1.0 when growing; 0 = reconstruction only
-    adaptive: bool = True  # w = clip(|grad_W L_rec| / (|grad_W L_G| + 1e-4), 0.01, 10), W = the last conv
-    adaptive_min: float = 0.01
-    adaptive_max: float = 10.0
+from ..distributed import setup_distributed
+from .loop import Trainer, TrainConfig, batch_indices, ema_update
 
 
 @dataclass
@@ -54,13 +46,6 @@ def load_config(path) -> DecoderTrainConfig:
     return from_dict(DecoderTrainConfig, load_toml(path))
 
 
-def adaptive_weight(L_rec: torch.Tensor, L_G: torch.Tensor, W: torch.Tensor, lo: float, hi: float) -> torch.Tensor:
-    """w = clip(||grad_W L_rec|| / (||grad_W L_G|| + 1e-4), lo, hi), a constant (stop-gradient)."""
-    g_rec = torch.autograd.grad(L_rec, W, retain_graph=True)[0]
-    g_adv = torch.autograd.grad(L_G, W, retain_graph=True)[0]
-    return (g_rec.norm() / (g_adv.norm() + 1e-4)).clamp(lo, hi).detach()
-
-
 def build_decoder(cfg: DecoderTrainConfig, device) -> Decoder:
     if cfg.stage == "base":
         G = Decoder.from_teacher(load_teacher(cfg.teacher)).to(device)
@@ -82,11 +67,11 @@ def train_decoder(cfg: DecoderTrainConfig, resume: bool = False) -> Trainer:
         raise ConfigError("stage 'grow' needs init = the decoder file to grow from")
     d = setup_distributed()
     teacher_hash = file_hash(resolve(cfg.teacher))
-    if d.is_main and not resume:
+    if not resume:  # the ranks share the chunks; a resumed run has them all already
         D = load_teacher(cfg.teacher, d.device)
         low = DataConfig(cfg.data.dataset, cfg.data.root, D.net.cfg.resolution, cfg.data.channels)
         x_low, y_low, _ = load_training_data(low)
-        encode_dataset(D, teacher_hash, x_low, y_low, cfg.latents)
+        encode_dataset(D, teacher_hash, x_low, y_low, cfg.latents, progress=d.is_main, rank=d.rank, world=d.world)
     if d.world > 1:
         torch.distributed.barrier()
     z_all, idx_all, flip_all = load_latents(cfg.latents, teacher_hash)
@@ -133,22 +118,16 @@ def train_decoder(cfg: DecoderTrainConfig, resume: bool = False) -> Trainer:
         pair = batch_indices(len(z_all), cfg.train, d, step).to(d.device)
         x, y = real_images(pair)
         x_hat = G_ddp(z_all[pair], y if G.cfg.model.num_classes else None)
-        p = augment.draw(local, res, device=d.device)  # the same augmentation on both arguments
-        a_hat, a = augment.apply(x_hat, p), augment.apply(x, p)
-        L_rec = lpips_net(lpips_input((a_hat + 1) / 2), lpips_input((a + 1) / 2), normalize=True).mean()
-        if cfg.loss.pixel_weight:
-            L_rec = L_rec + cfg.loss.pixel_weight * F.mse_loss(x_hat, x)
-        scalars = {"L_rec": L_rec.item()}
-        loss = L_rec
+        L_rec = reconstruction_loss(lpips_net, x_hat, x, cfg.loss)
+        L_adv = None
         if cfg.loss.adv_weight:
             disc.requires_grad_(False)  # the generator step does not train the discriminator
             z_f, y_f = fresh_batch()
-            fake = G_ddp(z_f, y_f)
-            L_G = hinge_g_loss(disc(disc_input(fake), y_f))
-            w = adaptive_weight(L_rec, L_G, W, cfg.loss.adaptive_min, cfg.loss.adaptive_max) \
-                if cfg.loss.adaptive else torch.ones(())
-            loss = L_rec + cfg.loss.adv_weight * w * L_G
-            scalars.update(L_G=L_G.item(), w=w.item())
+            L_adv = hinge_g_loss(disc(disc_input(G_ddp(z_f, y_f)), y_f))
+        loss, w = generator_loss(L_rec, L_adv, W, cfg.loss)
+        scalars = {"L_rec": L_rec.item()}
+        if w is not None:
+            scalars.update(L_G=L_adv.item(), w=w.item())
         opt_g.zero_grad(set_to_none=True)
         loss.backward()
         disc.requires_grad_(True)

@@ -5,7 +5,6 @@ Exact resume: the data order and every random draw of a step are functions of (s
 only, so a run resumed from the checkpoint at step s continues exactly as the uninterrupted run.
 """
 import json
-import os
 import signal
 import sys
 import time
@@ -18,6 +17,7 @@ import torch.distributed as dist
 from torch import nn
 
 from .. import checkpoint
+from ..distributed import Dist
 
 
 @dataclass
@@ -37,32 +37,6 @@ class TrainConfig:
     checkpoint_every: int = 0  # also checkpoint every N steps (0 = only by time)
     snapshot_every: int = 0  # keep an EMA model snapshot every N steps (0 = none)
     save_all_ranks: bool = False  # every rank writes its final weights (for DDP tests)
-
-
-@dataclass
-class Dist:
-    rank: int = 0
-    world: int = 1
-    device: torch.device = torch.device("cpu")
-
-    @property
-    def is_main(self) -> bool:
-        return self.rank == 0
-
-
-def setup_distributed() -> Dist:
-    """Read torchrun's environment; gloo on CPU, NCCL on GPU. Single process without it."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if torch.cuda.is_available():
-        local = int(os.environ.get("LOCAL_RANK", "0"))
-        torch.cuda.set_device(local)
-        device = torch.device("cuda", local)
-        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
-    else:
-        device = torch.device("cpu")
-    if world > 1 and not dist.is_initialized():
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-    return Dist(dist.get_rank() if world > 1 else 0, world, device)
 
 
 def step_seed(seed: int, rank: int, step: int) -> int:

@@ -11,7 +11,8 @@ from ..data import DataConfig, load_training_data
 from ..diffusion import edm_loss
 from ..nets import UNetConfig
 from ..teacher import build_teacher, teacher_meta
-from .loop import Trainer, TrainConfig, batch_indices, ema_update, setup_distributed
+from ..distributed import setup_distributed
+from .loop import Trainer, TrainConfig, batch_indices, ema_update
 
 
 @dataclass
