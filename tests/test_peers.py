@@ -1,0 +1,145 @@
+"""deepinv's diffusion solvers with the EDM teacher as prior (solvers/peers.py): the denoiser's
+conventions checked by value, DiffPIR, DDRM and DPS on 8x8 Fashion-MNIST, their network evaluations."""
+import subprocess
+import sys
+
+import pytest
+import torch
+
+dinv = pytest.importorskip("deepinv")
+
+from pagoda_inverse.data import downsample, fashion_mnist_32  # noqa: E402
+from pagoda_inverse.metrics import psnr  # noqa: E402
+from pagoda_inverse.physics import Downsampling, Inpainting, random_mask  # noqa: E402
+from pagoda_inverse.solvers.peers import EDMDenoiser, peer_nfe, peer_solver  # noqa: E402
+from pagoda_inverse.teacher import load_teacher  # noqa: E402
+
+from conftest import FIXTURE_FMNIST  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def teacher():
+    """The shipped 8x8 teacher, counting its (batched) evaluations in D.calls."""
+    D = load_teacher("fmnist-teacher")
+    D.calls = 0
+
+    def count(*_):
+        D.calls += 1
+    D.register_forward_hook(count)
+    return D
+
+
+@pytest.fixture(scope="module")
+def images():
+    x, c = fashion_mnist_32("test", FIXTURE_FMNIST)
+    return (downsample(x[:8], 8) + 1) / 2, c[:8]  # [0, 1], as deepinv's solvers take them
+
+
+def rmse(a, b):
+    return ((a - b) ** 2).mean().sqrt().item()
+
+
+def run(D, solver, y, physics):
+    D.calls = 0
+    x_hat = solver(y, physics)
+    return x_hat, D.calls
+
+
+@torch.no_grad()
+def test_denoiser_maps_deepinv_convention_to_edm(teacher, images):
+    x, c = images
+    s = 0.05  # in [0, 1] units: 0.1 for EDM
+    y = x + s * torch.randn(x.shape, generator=torch.Generator().manual_seed(0))
+    den = EDMDenoiser(teacher, c)
+    x_hat = den(y, s)
+    # Well below the noise (0.47 of it). Skipping the [0, 1] -> [-1, 1] map gives 3x the noise.
+    assert rmse(x_hat, x) < 0.6 * rmse(y, x)
+    # An MMSE denoiser is best at the true noise level: passing sigma in the wrong units (s for 2 s,
+    # or 4 s) is the same as asking at s / 2 or 2 s here, each >= 1.2x worse.
+    assert rmse(x_hat, x) < 0.9 * min(rmse(den(y, s / 2), x), rmse(den(y, 2 * s), x))
+    # EDM's own convention: [-1, 1] images, sigma in [-1, 1] units; per-image sigma as deepinv may pass it.
+    native = EDMDenoiser(teacher, c, pixel_range=(-1, 1))(2 * y - 1, 2 * s)
+    assert torch.allclose(native, 2 * x_hat - 1, atol=1e-5)
+    assert torch.allclose(den(y, torch.full((len(y),), s)), x_hat, atol=1e-6)
+    assert rmse(EDMDenoiser(teacher, None)(y, s), x) < 0.6 * rmse(y, x)  # the null class
+    # DDRM's last level is sigma = 0: the identity, to within EDM's sigma_min.
+    assert rmse(den(x, 0.0), x) < 2e-3
+
+
+@torch.no_grad()
+def test_diffpir_inpaints_with_this_projects_and_deepinvs_operator(teacher, images):
+    x, c = images
+    mask = random_mask((8, 8), 0.5, seed=0)
+    ours, theirs = Inpainting(mask), dinv.physics.Inpainting(img_size=(1, 8, 8), mask=mask[0].clone())
+    y = ours(x)
+    assert torch.equal(theirs(x), y)
+    solver = peer_solver("diffpir", teacher, c, ours, max_iter=20)
+    x_ours, nfe = run(teacher, solver, y, ours)
+    x_theirs, _ = run(teacher, solver, y, theirs)
+    assert nfe == peer_nfe("diffpir", {"max_iter": 20}) == 20
+    for x_hat in (x_ours, x_theirs):
+        assert x_hat.shape == x.shape and x_hat.min() >= 0 and x_hat.max() <= 1
+        assert psnr(x_hat, x).mean() > psnr(y, x).mean() + 5  # 24.8 dB against 14.2 dB
+        assert ((x_hat - x) * mask).abs().max() < 0.05  # the observed pixels are kept
+    # The CG prox on this project's operator matches deepinv's closed form; the seed fixes the draw.
+    assert torch.allclose(x_ours, x_theirs, atol=1e-3)
+    assert torch.equal(solver(y, ours), x_ours)
+
+
+@torch.no_grad()
+def test_ddrm_inpaints_and_refuses_operators_without_an_svd(teacher, images):
+    x, c = images
+    mask = random_mask((8, 8), 0.5, seed=1)
+    ours, theirs = Inpainting(mask), dinv.physics.Inpainting(img_size=(1, 8, 8), mask=mask[0].clone())
+    y = ours(x)
+    solver = peer_solver("ddrm", teacher, c, theirs, num_steps=20)
+    y_before = y.clone()
+    x_theirs, nfe = run(teacher, solver, y, theirs)
+    x_ours, _ = run(teacher, solver, y, ours)
+    assert torch.equal(y, y_before)  # deepinv's DDRM divides U^T y = y in place; the adapter passes a copy
+    assert nfe == peer_nfe("ddrm", {"num_steps": 20}) == 20
+    for x_hat in (x_ours, x_theirs):
+        assert x_hat.min() >= 0 and x_hat.max() <= 1
+        assert psnr(x_hat, x).mean() > psnr(y, x).mean() + 5
+        assert ((x_hat - x) * mask).abs().max() < 0.05
+    assert torch.allclose(x_ours, x_theirs, atol=1e-5)  # the same operator, noise std and seed
+    with pytest.raises(ValueError, match="DecomposablePhysics"):
+        peer_solver("ddrm", teacher, c, Downsampling(2))
+    with pytest.raises(ValueError, match="DecomposablePhysics"):
+        solver(Downsampling(2)(x), Downsampling(2))
+
+
+def test_dps_superresolves_x2(teacher, images):
+    x, c = images
+    op = Downsampling(2)
+    y = op(x)
+    # deepinv's default weight 1 barely guides ("norm" guidance needs ~100 here: its docstring says so).
+    solver = peer_solver("dps", teacher, c, op, num_steps=50, weight=100.0)
+    x_hat, nfe = run(teacher, solver, y, op)
+    assert nfe == peer_nfe("dps", {"num_steps": 50}) == 49
+    assert x_hat.shape == x.shape and torch.isfinite(x_hat).all()
+    assert x_hat.min() >= 0 and x_hat.max() <= 1
+    # Values: the sample fits y (residual 0.011 against 0.14 unguided) and beats A^+ y (24.4 vs 17.4 dB).
+    assert rmse(op.A(x_hat), y) < 0.03
+    assert psnr(x_hat, x).mean() > psnr(op.A_dagger(y), x).mean() + 3
+    assert torch.equal(solver(y, op), x_hat)  # the seed fixes the draw
+
+
+def test_peer_nfe():
+    assert peer_nfe("dps", {}) == 999  # 1000 time steps, none evaluated at t = 0
+    assert peer_nfe("diffpir", {}) == 100
+    assert peer_nfe("ddrm", {}) == 100
+    assert peer_nfe("dps", {"num_steps": 200, "weight": 3.0}) == 199
+    assert peer_nfe("diffpir", {"max_iter": 7}) == 7
+    with pytest.raises(ValueError, match="unknown peer"):
+        peer_nfe("dds", {})
+    with pytest.raises(ValueError, match="unknown settings"):
+        peer_nfe("diffpir", {"num_steps": 10})
+
+
+def test_import_does_not_need_deepinv():
+    code = ("import sys; sys.modules['deepinv'] = None\n"
+            "import pagoda_inverse.solvers.peers as p\n"
+            "try:\n    p.EDMDenoiser\nexcept ImportError:\n    print('lazy')")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.strip() == "lazy", out.stderr
