@@ -45,3 +45,37 @@ def test_readme_main_command(tmp_path):
     r = cli("sample", "--out", out)
     assert r.returncode == 0, r.stderr
     assert load_image(out).shape == (1, 10 * 34 + 2, 8 * 34 + 2)  # 10 classes x 8 samples of 32 px, 2 px padding
+
+
+SHIPPED_CONFIGS = {  # each shipped weight file and the repository config whose command made it
+    "fmnist_teacher": ("teacher", "teacher_fmnist"),
+    "fmnist_decoder_8": ("decoder", "decoder_fmnist_8"),
+    "fmnist_decoder_16": ("decoder", "decoder_fmnist_16"),
+    "fmnist_decoder_32": ("decoder", "decoder_fmnist_32"),
+    "fmnist_classifier": ("classifier", "classifier_fmnist"),
+}
+
+
+STALE = pytest.mark.xfail(strict=True, reason="stored config records disc.trunk_size, an option that never reached main; "
+                          "the file is being rebuilt from main (issue 14): drop this mark when the rebuilt file ships")
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=STALE) if n == "fmnist_decoder_16" else n for n in sorted(SHIPPED_CONFIGS)])
+def test_shipped_file_records_the_config_on_main(name):
+    """The training config stored in every shipped file loads with today's schema and equals the
+    repository's config file: the file rebuilds with the README's command."""
+    import importlib
+    from pagoda_inverse import checkpoint
+    from pagoda_inverse.config import from_dict
+    from pagoda_inverse.teacher import WEIGHTS_DIR
+    kind, config = SHIPPED_CONFIGS[name]
+    trainer = importlib.import_module(f"pagoda_inverse.train.{kind}")
+    meta = checkpoint.read_meta(WEIGHTS_DIR / f"{name}.safetensors")
+    stored = meta["training"]["config"] if "training" in meta else meta["config"]
+    repo = trainer.load_config(WEIGHTS_DIR.parent / "configs" / f"{config}.toml")
+    assert from_dict(type(repo), stored) == repo
+
+
+def test_every_shipped_file_is_covered():
+    from pagoda_inverse.teacher import WEIGHTS_DIR
+    assert {p.stem for p in WEIGHTS_DIR.glob("*.safetensors")} == set(SHIPPED_CONFIGS)
