@@ -16,8 +16,9 @@ from pathlib import Path
 
 import torch
 
+from decoder_eval import sample_scores  # the FID and class accuracy of decoder_eval's samples
 from pagoda_inverse import checkpoint
-from pagoda_inverse.metrics import FashionMNISTJudge, fid
+from pagoda_inverse.metrics.classifier import shipped_judge
 from pagoda_inverse.pagoda.decoder import load_decoder
 
 
@@ -35,8 +36,7 @@ def generator_scores(path: str, n: int) -> dict:
     z = torch.randn(n, m.channels, m.resolution, m.resolution, generator=torch.Generator().manual_seed(0)) * G.cfg.sigma_max
     y = torch.arange(10).repeat_interleave(n // 10)
     x = torch.cat([((G(z[s:s + 500], y[s:s + 500]) + 1) / 2).clamp(0, 1) for s in range(0, n, 500)])
-    judge = FashionMNISTJudge()
-    return {"fid": fid(x, "test", judge), "class_accuracy": judge.class_accuracy(x, y)}
+    return sample_scores(x, y, shipped_judge())
 
 
 def main():
