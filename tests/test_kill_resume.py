@@ -23,6 +23,11 @@ def write_config(tmp: Path, name: str, teacher: Path, stage="base", init="", res
                                steps, adv=1.0, limit=300, chunk=50, checkpoint_every=1)
 
 
+# Every run of this test uses one thread: a float sum splits differently over 1 and 2 threads, so runs
+# with different thread counts differ in the last bits, which is not what is under test.
+ONE_THREAD = {"OMP_NUM_THREADS": "1"}
+
+
 def kill_when(proc: subprocess.Popen, ready, timeout: float = 120) -> None:
     """SIGKILL `proc` as soon as ready() holds (or at the timeout, or when it ends by itself)."""
     deadline = time.time() + timeout
@@ -36,7 +41,7 @@ def start(config: Path, resume: bool, slow_writes: bool = False) -> subprocess.P
     """`train decoder` in its own process; slow_writes holds every file write open for 0.3 s (before
     the rename that completes it), so that a kill can land inside one."""
     args = [sys.executable, "-m", "pagoda_inverse.cli", "train", "decoder", "--config", str(config)]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", **({"PAGODA_TEST_SAVE_DELAY": "0.3"} if slow_writes else {})}
+    env = {**os.environ, **ONE_THREAD, **({"PAGODA_TEST_SAVE_DELAY": "0.3"} if slow_writes else {})}
     return subprocess.Popen(args + (["--resume"] if resume else []), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             env=env)
 
@@ -59,9 +64,9 @@ def test_latent_cache_and_decoder_stage_survive_sigkill_anywhere(tmp_path):
 
     # The uninterrupted runs: base stage (encodes 600 latents in 12 chunks, then 40 steps), then growth.
     straight = write_config(tmp_path, "straight", teacher)
-    assert cli("train", "decoder", "--config", straight).returncode == 0
+    assert cli("train", "decoder", "--config", straight, env=ONE_THREAD).returncode == 0
     grow_straight = write_config(tmp_path, "grow_straight", teacher, "grow", tmp_path / "straight" / "final.safetensors", 16, 30)
-    assert cli("train", "decoder", "--config", grow_straight).returncode == 0
+    assert cli("train", "decoder", "--config", grow_straight, env=ONE_THREAD).returncode == 0
 
     # 1. The latent cache: killed after a random number of chunks, and while a chunk is being written.
     killed = write_config(tmp_path, "killed", teacher)
@@ -87,7 +92,8 @@ def test_latent_cache_and_decoder_stage_survive_sigkill_anywhere(tmp_path):
             assert any(run.glob(".checkpoint.safetensors.tmp*")), "the kill did not land inside a checkpoint write"
         if ckpt.exists():
             checkpoint.load(ckpt)  # never partial
-    r = cli("train", "decoder", "--config", killed, *(["--resume"] if (run / "checkpoint.safetensors").exists() else []))
+    r = cli("train", "decoder", "--config", killed, *(["--resume"] if (run / "checkpoint.safetensors").exists() else []),
+            env=ONE_THREAD)
     assert r.returncode == 0, r.stderr[-2000:]
     for name, tensors in files_of(tmp_path / "latents_straight").items():
         assert_same(tensors, files_of(cache)[name])
@@ -101,7 +107,7 @@ def test_latent_cache_and_decoder_stage_survive_sigkill_anywhere(tmp_path):
         ckpt = grow_run / "checkpoint.safetensors"
         kill_when(start(grow, resume=ckpt.exists()),
                   lambda: ckpt.exists() and checkpoint.read_meta(ckpt)["step"] >= target)
-    r = cli("train", "decoder", "--config", grow, "--resume")
+    r = cli("train", "decoder", "--config", grow, "--resume", env=ONE_THREAD)
     assert r.returncode == 0, r.stderr[-2000:]
     assert_same(checkpoint.load(tmp_path / "grow_straight" / "final.safetensors")[0],
                 checkpoint.load(grow_run / "final.safetensors")[0])
