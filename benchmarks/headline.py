@@ -1,12 +1,17 @@
 """The README's headline table, from the task benchmarks' results (benchmarks/results/<spec>.json):
 per task, PaGoDA (true class) against the best classical method by each metric, the ratios the task
-layer is judged by, and the unknown-class accuracy and its LPIPS cost.
+layer is judged by, and the unknown-class accuracy and its LPIPS cost; where a spec ran deepinv's
+diffusion solvers (DPS, DiffPIR) on the 32x32 peer prior, PaGoDA against the better of them on the
+images both ran on: LPIPS ratios and the speed ratio.
 
     python benchmarks/headline.py [--out benchmarks/results/headline.md]
 """
 import argparse
 import json
 from pathlib import Path
+
+from pagoda_inverse.benchmark import CLASSICAL
+from pagoda_inverse.solvers.peers import PEERS
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = ("superres_x4", "superres_x4_noisy", "inpaint_box", "inpaint_random", "deblur_gaussian", "deblur_motion")
@@ -26,12 +31,25 @@ def main():
     rows = ["| task | method | PSNR | SSIM | LPIPS AlexNet | LPIPS VGG | s / image |", "| --- | --- | --- | --- | --- | --- | --- |"]
     checks = ["| task | AlexNet LPIPS / best classical | VGG LPIPS / best classical | PSNR - best classical | "
               "unknown class: accuracy | unknown class: AlexNet LPIPS cost |", "| --- | --- | --- | --- | --- | --- |"]
+    peers = ["| task | images | PaGoDA LPIPS AlexNet / VGG | best peer (AlexNet / VGG) | AlexNet ratio | VGG ratio | "
+             "PSNR PaGoDA / peer | s / image PaGoDA / peer | PaGoDA faster by |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for spec in SPECS:
         path = ROOT / "benchmarks/results" / f"{spec}.json"
         if not path.exists():
             continue
-        m = json.loads(path.read_text())["methods"]
-        classical = {k: v for k, v in m.items() if not k.startswith("pagoda") and "psnr" in v}
+        result = json.loads(path.read_text())
+        m = result["methods"]
+        peer_rows = {k: v.get("on_common_images", v) for k, v in m.items() if v["config"]["method"] in PEERS and "psnr" in v}
+        if peer_rows:
+            p = m["pagoda"].get("on_common_images", m["pagoda"])
+            name, best = min(peer_rows.items(), key=lambda kv: mean(kv[1], "lpips_alex"))
+            peers.append(f"| {SHORT[spec]} | {result.get('common_images', result['data']['n'])} | "
+                         f"{mean(p, 'lpips_alex'):.3f} / {mean(p, 'lpips_vgg'):.3f} | {name} "
+                         f"({mean(best, 'lpips_alex'):.3f} / {mean(best, 'lpips_vgg'):.3f}) | "
+                         f"{mean(p, 'lpips_alex') / mean(best, 'lpips_alex'):.2f} | {mean(p, 'lpips_vgg') / mean(best, 'lpips_vgg'):.2f} | "
+                         f"{mean(p, 'psnr'):.2f} / {mean(best, 'psnr'):.2f} | {p['seconds_per_image']:.2f} / "
+                         f"{best['seconds_per_image']:.1f} | {best['seconds_per_image'] / p['seconds_per_image']:.0f}x |")
+        classical = {k: v for k, v in m.items() if v["config"]["method"] in CLASSICAL and "psnr" in v}
         p = m["pagoda"]
         for name, r in [("PaGoDA", p)] + [(k, v) for k, v in classical.items()]:
             rows.append(f"| {SHORT[spec]} | {name.replace('_', '-')} | {mean(r, 'psnr'):.2f} | {mean(r, 'ssim'):.3f} | "
@@ -44,6 +62,8 @@ def main():
         checks.append(f"| {SHORT[spec]} | {mean(p, 'lpips_alex') / best['lpips_alex']:.2f} | "
                       f"{mean(p, 'lpips_vgg') / best['lpips_vgg']:.2f} | {mean(p, 'psnr') - best_psnr:+.2f} dB | {acc} | {cost} |")
     text = "\n".join(rows) + "\n\n" + "\n".join(checks) + "\n"
+    if peers[2:]:
+        text += "\n" + "\n".join(peers) + "\n"
     Path(args.out).write_text(text)
     print(text)
 

@@ -14,10 +14,14 @@ and the methods:
     [data]       dataset = "fashion_mnist", split = "test", first = 0, n = 500, seed = 0, batch = 50
     [methods.pagoda]  method = "pagoda", labels = "true" | "inferred", settings = {...} (task overrides)
     [methods.biharmonic]  method = "biharmonic"   (nearest, bilinear, bicubic, richardson_lucy, wiener)
+    [methods.dps]     method = "dps" (or "diffpir", "ddrm": deepinv's, solvers/peers.py), prior = "fmnist-peer-32",
+                      labels = "true" | "none", settings = {...} (deepinv's keywords), n = 20 (only the first
+                      20 images), batch = 10 (images per call; divides the data batch)
 
 Every batch's per-image scores are appended to RUN_DIR/<method>.jsonl as they are computed, so a
 killed run continues where it stopped; a batch a method fails on is recorded with its error (the
-other methods go on). Measurement noise and random masks are drawn from (seed, batch).
+other methods go on). Measurement noise and random masks are drawn from (seed, data batch), so a method
+that takes its images in smaller batches, or only the first n, sees the very same measurements.
 """
 import json
 import math
@@ -29,11 +33,12 @@ from pathlib import Path
 import torch
 
 from . import checkpoint
-from .config import ConfigError, load_toml
+from .config import ConfigError, load_toml, to_dict
 from .distributed import setup_distributed
 from .metrics import lpips_distance, psnr, ssim
 from .physics import Blur, Downsampling, Inpainting, box_mask, mask_from_image, parse_blur, random_mask
 from .solvers import biharmonic, restore, richardson_lucy, task_settings, upscale, wiener
+from .solvers.peers import PEERS, peer_nfe
 
 CLASSICAL = ("nearest", "bilinear", "bicubic", "biharmonic", "richardson_lucy", "wiener")
 METRICS = ("psnr", "ssim", "lpips_alex", "lpips_vgg")
@@ -62,8 +67,12 @@ def load_spec(path: str | Path) -> Spec:
     spec = Spec(Path(path).stem, d["task"], d.get("model", "fmnist"), d["operator"], d["data"], d["methods"],
                 d.get("title", ""), d.get("figure_images", [0, 1, 2, 3, 4, 5]))
     for name, m in spec.methods.items():
-        if m.get("method") not in ("pagoda", *CLASSICAL):
-            raise ConfigError(f"{path}: method {name!r} has method = {m.get('method')!r}; use pagoda or one of {CLASSICAL}")
+        if m.get("method") not in ("pagoda", *CLASSICAL, *PEERS):
+            raise ConfigError(f"{path}: method {name!r} has method = {m.get('method')!r}; use pagoda or one of "
+                              f"{CLASSICAL + PEERS}")
+        if int(spec.data.get("batch", 50)) % int(m.get("batch", spec.data.get("batch", 50))):
+            raise ConfigError(f"{path}: method {name!r} has batch = {m['batch']}, which does not divide the data "
+                              f"batch {spec.data.get('batch', 50)}")
     task_settings(spec.task)  # a wrong task name fails here, before any work
     return spec
 
@@ -109,6 +118,13 @@ def run_method(m: dict, model, y: torch.Tensor, physics, labels: torch.Tensor | 
         return richardson_lucy(y, physics.kernel, int(m.get("iterations", 30))), {}
     if kind == "wiener":
         return wiener(y, physics.kernel), {}
+    if kind in PEERS:
+        from .solvers.peers import peer_solver
+        from .teacher import load_teacher
+
+        given = labels if m.get("labels", "true") == "true" else None
+        return peer_solver(kind, load_teacher(m.get("prior", "fmnist-peer-32")), given, physics,
+                           **m.get("settings", {}))(y, physics), {}
     settings = task_settings(task, m.get("settings"))
     given = labels if m.get("labels", "true") == "true" else None
     r = restore(model, y, physics, given, settings)
@@ -119,7 +135,10 @@ def run_method(m: dict, model, y: torch.Tensor, physics, labels: torch.Tensor | 
 
 
 def nfe(m: dict, model, task: str) -> int:
-    """Network evaluations per image (forward passes; each optimisation step also back-propagates once)."""
+    """Network evaluations per image (forward passes; each optimisation step, and each DPS step, also
+    back-propagates once)."""
+    if m["method"] in PEERS:
+        return peer_nfe(m["method"], m.get("settings"))
     if m["method"] != "pagoda":
         return 0
     s = task_settings(task, m.get("settings"))
@@ -149,8 +168,22 @@ def score(x_hat: torch.Tensor, x: torch.Tensor, extra: dict) -> dict:
     return rec
 
 
-def summarise(records: list[dict]) -> dict:
-    """Mean and standard error of every per-image score; seconds and evaluations per image; failures."""
+def _first(rec: dict, first: int) -> dict:
+    """A batch record cut to its images below `first` (its seconds in proportion)."""
+    k = sum(i < first for i in rec["images"])
+    if k == len(rec["images"]) or "error" in rec:
+        return rec
+    cut = {key: (v[:k] if isinstance(v, list) and len(v) == len(rec["images"]) else v) for key, v in rec.items()}
+    cut.pop("uncertainty_moments", None)  # per-batch sums: not divisible
+    cut["seconds"] = rec["seconds"] * k / len(rec["images"])
+    return cut
+
+
+def summarise(records: list[dict], first: int | None = None) -> dict:
+    """Mean and standard error of every per-image score; seconds and evaluations per image; failures.
+    With `first`, over images 0 .. first - 1 of the spec only."""
+    if first is not None:
+        records = [_first(r, first) for r in records if r["images"][0] < first]
     ok = [r for r in records if "error" not in r]
     out = {"images": sum(len(r["images"]) for r in ok), "failed_batches": [r for r in records if "error" in r]}
     if not ok:
@@ -196,21 +229,29 @@ def run(spec: Spec, out_dir: str | Path, run_dir: str | Path, n: int | None = No
     for name, m in methods.items():
         log = run_dir / f"{name}.jsonl"
         done = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
-        done = [r for r in done if r["spec"] == {"method": m, "operator": spec.operator, "data": spec.data}]
+        # A record counts only for this very method, operator, images and (PaGoDA) resolved task settings:
+        # a change to configs/tasks.toml makes the old records stale.
+        key = {"method": m, "operator": spec.operator, "data": spec.data,
+               **({"settings": to_dict(task_settings(spec.task, m.get("settings")))} if m["method"] == "pagoda" else {})}
+        done = [r for r in done if r["spec"] == key]
         starts = {r["start"] for r in done}
-        todo = [s for s in range(0, len(x_all), batch) if s not in starts]
+        chunk, n_m = int(m.get("batch", batch)), min(len(x_all), int(m.get("n", len(x_all))))
+        todo = [s for s in range(0, n_m, chunk) if s not in starts]
         mine = todo[d.rank::d.world]
         bar = tqdm(total=len(todo), desc=name, disable=not (progress and d.is_main))
         for k in range(-(-len(todo) // d.world)):
             rec = None
             if k < len(mine):
                 start = mine[k]
-                x = x_all[start:start + batch]
-                lab = None if labels_all is None else labels_all[start:start + batch]
-                g = torch.Generator().manual_seed(seed * 1_000_003 + start)
-                physics = make_physics(spec.operator, tuple(x.shape[-2:]), seed * 1_000_003 + start)
-                y = physics(x, g)
-                rec = {"spec": {"method": m, "operator": spec.operator, "data": spec.data}, "start": start,
+                # The measurement of the whole data batch, then this method's part of it.
+                b0 = start - start % batch
+                g = torch.Generator().manual_seed(seed * 1_000_003 + b0)
+                physics = make_physics(spec.operator, tuple(x_all.shape[-2:]), seed * 1_000_003 + b0)
+                part = slice(start - b0, min(start + chunk, n_m) - b0)
+                x = x_all[b0:b0 + batch][part]
+                y = physics(x_all[b0:b0 + batch], g)[part]
+                lab = None if labels_all is None else labels_all[b0:b0 + batch][part]
+                rec = {"spec": key, "start": start,
                        "images": list(range(start, start + len(x)))}
                 try:
                     t = time.time()
@@ -219,8 +260,9 @@ def run(spec: Spec, out_dir: str | Path, run_dir: str | Path, n: int | None = No
                     rec["nfe"] = nfe(m, model, spec.task)
                     rec.update(score(x_hat, x, extra))
                     if start == 0:
+                        rows = [i for i in figure if i < len(x)]
                         checkpoint.save(run_dir / f"{name}_figure.safetensors",
-                                        {"x_hat": x_hat[figure], "y": y[figure], "x": x[figure]}, {"kind": "figure"})
+                                        {"x_hat": x_hat[rows], "y": y[rows], "x": x[rows]}, {"kind": "figure"})
                 except Exception as e:  # a failure is recorded, not fatal
                     rec["error"] = f"{type(e).__name__}: {e}"
                     rec["traceback"] = traceback.format_exc(limit=3)
@@ -240,6 +282,12 @@ def run(spec: Spec, out_dir: str | Path, run_dir: str | Path, n: int | None = No
     result = {"spec": spec.name, "title": spec.title, "task": spec.task, "model": spec.model, "operator": spec.operator,
               "data": {**spec.data, "n": len(x_all)}, "threads": torch.get_num_threads(),
               "methods": {name: {"config": methods[name], **summarise(records[name])} for name in methods}}
+    # Methods run on only the first n images (DPS) are compared with the others on those images.
+    common = min(min(len(x_all), int(m.get("n", len(x_all)))) for m in methods.values()) if methods else 0
+    if common < len(x_all):
+        result["common_images"] = common
+        for name in methods:
+            result["methods"][name]["on_common_images"] = summarise(records[name], common)
     if d.world > 1:
         torch.distributed.barrier()  # every figure file is written before rank 0 reads them
     if not d.is_main:
@@ -254,16 +302,25 @@ def run(spec: Spec, out_dir: str | Path, run_dir: str | Path, n: int | None = No
 
 def markdown(result: dict) -> str:
     lines = [f"**{result['title'] or result['spec']}** ({result['data']['n']} images; mean +- standard error)", "",
-             "| method | PSNR (dB) | SSIM | LPIPS AlexNet | LPIPS VGG | s / image | evaluations / image | class right |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+             "| method | images | PSNR (dB) | SSIM | LPIPS AlexNet | LPIPS VGG | s / image | evaluations / image | class right |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for name, r in result["methods"].items():
         if "psnr" not in r:
             lines.append(f"| {name} | failed: {r['failed_batches'][0]['error'] if r['failed_batches'] else 'no images'} |")
             continue
         cell = lambda k, f: f"{r[k]['mean']:{f}} +- {r[k]['se']:{f}}"  # noqa: E731
         acc = f"{100 * r['label_correct']['mean']:.1f}%" if "label_correct" in r else ""
-        lines.append(f"| {name} | {cell('psnr', '.2f')} | {cell('ssim', '.3f')} | {cell('lpips_alex', '.4f')} | "
+        lines.append(f"| {name} | {r['images']} | {cell('psnr', '.2f')} | {cell('ssim', '.3f')} | {cell('lpips_alex', '.4f')} | "
                      f"{cell('lpips_vgg', '.4f')} | {r['seconds_per_image']:.3f} | {r['nfe_per_image'] or ''} | {acc} |")
+    if "common_images" in result:
+        n = result["common_images"]
+        lines += ["", f"On the first {n} images, which every method ran on:", "",
+                  "| method | PSNR (dB) | SSIM | LPIPS AlexNet | LPIPS VGG | s / image |", "| --- | --- | --- | --- | --- | --- |"]
+        for name, r in result["methods"].items():
+            c = r.get("on_common_images", {})
+            if "psnr" in c:
+                lines.append(f"| {name} | {c['psnr']['mean']:.2f} | {c['ssim']['mean']:.3f} | {c['lpips_alex']['mean']:.4f} | "
+                             f"{c['lpips_vgg']['mean']:.4f} | {c['seconds_per_image']:.3f} |")
     return "\n".join(lines)
 
 
@@ -280,17 +337,18 @@ def figure_path(result: dict, run_dir: Path, path: Path) -> None:
             if (run_dir / f"{n}_figure.safetensors").exists()}
     if not figs:
         return
-    first = next(iter(figs.values()))
+    first = max(figs.values(), key=lambda f: len(f["x"]))  # a method run on fewer images may show fewer rows
     x, y = first["x"], first["y"]
     cols = [("input", upsample_nearest(y, tuple(x.shape[-2:])))] + [(n, f["x_hat"]) for n, f in figs.items()] + [("truth", x)]
     rows = len(x)
     fig, axes = plt.subplots(rows, len(cols), figsize=(1.3 * len(cols), 1.3 * rows + 0.3), squeeze=False)
     for j, (title, imgs) in enumerate(cols):
         for i in range(rows):
-            a = to_uint8(imgs[i].clamp(0, 1))
-            axes[i, j].imshow(a, cmap="gray" if a.ndim == 2 else None, vmin=0, vmax=255, interpolation="nearest")
             axes[i, j].set_xticks([])
             axes[i, j].set_yticks([])
+            if i < len(imgs):
+                a = to_uint8(imgs[i].clamp(0, 1))
+                axes[i, j].imshow(a, cmap="gray" if a.ndim == 2 else None, vmin=0, vmax=255, interpolation="nearest")
         axes[0, j].set_title(title.replace("_", " "), fontsize=7)
     fig.tight_layout(pad=0.2)
     fig.savefig(path, dpi=110)

@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
 from pagoda_inverse import benchmark
 from pagoda_inverse.config import ConfigError
@@ -80,6 +81,21 @@ def test_runner_scores_resumes_and_records_failures(spec_path, tmp_path):
     assert third["methods"]["bicubic"]["psnr"] == r["bicubic"]["psnr"] and log.read_text().count("\n") == 2
 
 
+
+def test_runner_recomputes_pagoda_when_the_task_defaults_change(spec_path, tmp_path, monkeypatch):
+    from pagoda_inverse.solvers import settings
+
+    spec = benchmark.load_spec(spec_path)
+    benchmark.run(spec, tmp_path / "out", tmp_path / "runs", only=["pagoda"], progress=False)
+    log = tmp_path / "runs" / "tiny" / "pagoda.jsonl"
+    assert log.read_text().count("\n") == 2
+    changed = tmp_path / "tasks.toml"
+    changed.write_text(settings.TASKS_TOML.read_text().replace("[superres.latent]", "[superres.latent]\nseed = 7", 1))
+    monkeypatch.setattr(settings, "TASKS_TOML", changed)
+    benchmark.run(spec, tmp_path / "out", tmp_path / "runs", only=["pagoda"], progress=False)
+    assert log.read_text().count("\n") == 4  # the old records are stale: both batches computed again
+
+
 def test_spec_errors(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text('task = "superres"\n[operator]\nkind = "downsampling"\nfactor = 4\n[data]\n[methods.x]\nmethod = "magic"\n')
@@ -111,3 +127,49 @@ def test_two_torchrun_ranks_give_the_numbers_of_one_process(tmp_path):
                 assert r.get(key) == two[r["start"]].get(key), (method, r["start"], key)
     a, b = (json.loads((tmp_path / f"out_{k}" / "tiny.json").read_text())["methods"]["pagoda"] for k in ("one", "two"))
     assert a["psnr"] == b["psnr"] and a["lpips_vgg"] == b["lpips_vgg"]
+
+
+def test_peer_methods_and_fewer_images_see_the_same_measurements(tmp_path):
+    """A deepinv peer (DiffPIR, 3 iterations, on a tiny untrained 32x32 prior) and a classical method
+    run in batches of one on the first 4 of 6 images: each image's measurement is the one the full-batch
+    methods saw (same per-image PSNR on a noisy task), and every method is also summarised on those 4."""
+    pytest.importorskip("deepinv")
+    from pagoda_inverse.nets import UNetConfig
+    from pagoda_inverse.teacher import build_teacher, save_teacher
+
+    torch.manual_seed(0)
+    prior = tmp_path / "prior.safetensors"
+    save_teacher(prior, build_teacher(UNetConfig(resolution=32, channels=1, model_channels=16, channel_mult=[1, 2],
+                                                 num_res_blocks=1, attn_resolutions=[], num_classes=10)))
+    path = tmp_path / "tiny.toml"
+    path.write_text(SPEC.format(root=FIXTURE_FMNIST).replace("noise = 0.0", "noise = 0.05") + f"""
+[methods.bicubic_one_by_one]
+method = "bicubic"
+n = 4
+batch = 1
+
+[methods.diffpir]
+method = "diffpir"
+prior = "{prior}"
+n = 4
+batch = 1
+settings = {{ max_iter = 3 }}
+""")
+    spec = benchmark.load_spec(path)
+    result = benchmark.run(spec, tmp_path / "out", tmp_path / "runs", only=["bicubic", "bicubic_one_by_one", "diffpir"],
+                           progress=False)
+    r = result["methods"]
+    runs = tmp_path / "runs" / "tiny"
+    per_image = lambda name: [p for line in (runs / f"{name}.jsonl").read_text().splitlines()  # noqa: E731
+                              for p in json.loads(line)["psnr"]]
+    assert per_image("bicubic_one_by_one") == per_image("bicubic")[:4]
+    assert r["diffpir"]["images"] == 4 and r["diffpir"]["nfe_per_image"] == 3 and not r["diffpir"]["failed_batches"]
+    assert result["common_images"] == 4
+    assert r["bicubic"]["on_common_images"]["psnr"]["mean"] == pytest.approx(sum(per_image("bicubic")[:4]) / 4)
+    assert r["bicubic"]["on_common_images"]["seconds_per_image"] > 0
+    md = (tmp_path / "out" / "tiny.md").read_text()
+    assert "| diffpir | 4 |" in md and "On the first 4 images" in md
+    with pytest.raises(ConfigError, match="does not divide"):
+        bad = tmp_path / "bad.toml"
+        bad.write_text(path.read_text().replace("batch = 1\n", "batch = 2\n", 1))
+        benchmark.load_spec(bad)
