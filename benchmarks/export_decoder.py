@@ -2,7 +2,8 @@
 
 For each run output, decodes the same 1000 prior latents with the float32 and the float16 weights
 (both computed in float32), reports the largest pixel difference, the PSNR between the two and
-the class accuracy of both, and summarises each run's log.
+the class accuracy of both, and summarises each run's log into the results file (merged with the
+entries of decoders not exported this time).
 
     python benchmarks/export_decoder.py runs/decoder_fmnist_{8,16,32}/final.safetensors \
         --out-dir pagoda_inverse/weights --prefix fmnist_decoder
@@ -39,7 +40,10 @@ def main():
     ap.add_argument("--results", default="pagoda_inverse/weights/fmnist_decoder.metrics.json")
     args = ap.parse_args()
 
-    result = {"command": "python " + " ".join(sys.argv), "decoders": {}}
+    # Decoders exported by an earlier command keep their entries; each entry names its command.
+    command = "python " + " ".join(sys.argv)
+    old = json.loads(Path(args.results).read_text()) if Path(args.results).exists() else {"decoders": {}}
+    result = {"decoders": {k: {"command": v.get("command", old.get("command")), **v} for k, v in old["decoders"].items()}}
     for path in args.run_models:
         tensors, meta = checkpoint.load(path)
         G32 = load_decoder(path).eval()
@@ -51,7 +55,7 @@ def main():
         y = torch.arange(10).repeat_interleave(args.n // 10)
         with torch.no_grad():
             a, b = (((G(z, y) + 1) / 2).clamp(0, 1) for G in (G32, G16))
-        row = {"file": str(out), "bytes_fp16": out.stat().st_size, "bytes_fp32": Path(path).stat().st_size,
+        row = {"command": command, "file": str(out), "bytes_fp16": out.stat().st_size, "bytes_fp32": Path(path).stat().st_size,
                "max_abs_pixel_difference": (a - b).abs().max().item(), "psnr_fp16_vs_fp32_db": psnr(b, a).mean().item(),
                "class_accuracy_fp32": class_accuracy(a, y), "class_accuracy_fp16": class_accuracy(b, y)}
         row["training"] = run_summary(Path(path).parent / "log.jsonl", meta)

@@ -56,11 +56,7 @@ SHIPPED_CONFIGS = {  # each shipped weight file and the repository config whose 
 }
 
 
-STALE = pytest.mark.xfail(strict=True, reason="stored config records disc.trunk_size, an option that never reached main; "
-                          "the file is being rebuilt from main (issue 14): drop this mark when the rebuilt file ships")
-
-
-@pytest.mark.parametrize("name", [pytest.param(n, marks=STALE) if n == "fmnist_decoder_16" else n for n in sorted(SHIPPED_CONFIGS)])
+@pytest.mark.parametrize("name", sorted(SHIPPED_CONFIGS))
 def test_shipped_file_records_the_config_on_main(name):
     """The training config stored in every shipped file loads with today's schema and equals the
     repository's config file: the file rebuilds with the README's command."""
