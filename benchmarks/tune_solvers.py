@@ -44,6 +44,15 @@ def pick(res: dict, task: str) -> dict:
     return {k: row[k] for k in ("noise_floor", "prior", "model_error")}
 
 
+def tuning_problem(name: str, first: int, n: int):
+    """Task spec `name` on the tuning images first .. first + n - 1: (spec, x, labels, physics, y), the
+    measurement noise and mask drawn from seed 12345 (the task specs draw theirs per batch)."""
+    spec = load_spec(ROOT / "tasks" / f"{name}.toml")
+    x, labels = load_images({**spec.data, "first": first, "n": n})
+    physics = make_physics(spec.operator, tuple(x.shape[-2:]), 12345)
+    return spec, x, labels, physics, physics(x, torch.Generator().manual_seed(12345))
+
+
 def means(rec: dict) -> dict:
     return {k: sum(v) / len(v) for k, v in rec.items() if k in ("psnr", "ssim", "lpips_alex", "lpips_vgg", "label_correct")}
 
@@ -69,12 +78,7 @@ def main():
         out["tasks"] = json.loads(Path(args.out).read_text()).get("tasks", {})
     model = load("fmnist")
     for name in args.tasks.split(","):
-        spec = load_spec(ROOT / "tasks" / f"{name}.toml")
-        data = {**spec.data, "first": args.first, "n": args.n}
-        x, labels = load_images(data)
-        g = torch.Generator().manual_seed(12345)
-        physics = make_physics(spec.operator, tuple(x.shape[-2:]), 12345)
-        y = physics(x, g)
+        spec, x, labels, physics, y = tuning_problem(name, args.first, args.n)
         s = noise_std(physics)
         res = {"classical": {}, "grid": [], "labels": []}
 
