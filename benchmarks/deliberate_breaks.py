@@ -23,7 +23,7 @@ BREAKS = [
   "tests/test_decoder.py -k grow"),
  ("mirror chunks encode the unmirrored image", "pagoda_inverse/pagoda/latents.py", "xb.flip(-1) if flip else xb", "xb",
   "tests/test_decoder.py -k grow"),
- ("benchmark batches seeded by their rank-local position", "pagoda_inverse/benchmark.py", "g = torch.Generator().manual_seed(seed * 1_000_003 + start)", "g = torch.Generator().manual_seed(seed * 1_000_003 + k)",
+ ("benchmark batches seeded by their rank-local position", "pagoda_inverse/benchmark.py", "g = torch.Generator().manual_seed(seed * 1_000_003 + b0)", "g = torch.Generator().manual_seed(seed * 1_000_003 + k)",
   "tests/test_benchmark.py::test_two_torchrun_ranks_give_the_numbers_of_one_process"),
  ("latent chunks shared out but rank 1 uses the null label", "pagoda_inverse/pagoda/latents.py", "y[i].to(device), cfg.levels", "(y[i] if rank == 0 else torch.full_like(y[i], 10)).to(device), cfg.levels",
   "tests/test_autoencoder.py -k share_the_latent"),
@@ -76,7 +76,11 @@ def main():
             print(json.dumps(rows[-1]), flush=True)
         finally:
             path.write_text(src)
-    Path(args.out).write_text("".join(json.dumps(r) + "\n" for r in rows))
+    # Rows of breaks not run this time (--only) are kept.
+    old = [json.loads(line) for line in Path(args.out).read_text().splitlines()] if Path(args.out).exists() else []
+    ran = {r["break"] for r in rows}
+    keep = {r["break"]: r for r in old if r["break"] not in ran} | {r["break"]: r for r in rows}
+    Path(args.out).write_text("".join(json.dumps(keep[name]) + "\n" for name, *_ in BREAKS if name in keep))
 
 
 if __name__ == "__main__":

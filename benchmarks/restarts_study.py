@@ -20,7 +20,7 @@ from pagoda_inverse.benchmark import score
 from pagoda_inverse.solvers import restore, task_settings
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from tune_solvers import SPECS, means, tuning_problem  # noqa: E402
+from tune_solvers import SPECS, means, results_file, tuning_problem  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 GRID = ((0, 40), (1, 20), (1, 30), (1, 40), (2, 20), (2, 30), (2, 40))  # (restarts, steps)
@@ -35,9 +35,7 @@ def main():
     ap.add_argument("--out", default=str(ROOT / "benchmarks/results/restarts_study.json"))
     args = ap.parse_args()
     torch.set_num_threads(2)
-    out = {"command": "python " + " ".join(sys.argv), "images": [args.first, args.first + args.n - 1], "tasks": {}}
-    if Path(args.out).exists():
-        out["tasks"] = json.loads(Path(args.out).read_text()).get("tasks", {})
+    out = results_file(args.out, args.first, args.n)
     model = load("fmnist")
     for name in args.tasks.split(","):
         spec, x, labels, physics, y = tuning_problem(name, args.first, args.n)

@@ -53,6 +53,14 @@ def tuning_problem(name: str, first: int, n: int):
     return spec, x, labels, physics, physics(x, torch.Generator().manual_seed(12345))
 
 
+def results_file(path: str, first: int, n: int) -> dict:
+    """This command's results, keeping the tasks an earlier run of it wrote to `path`."""
+    out = {"command": "python " + " ".join(sys.argv), "images": [first, first + n - 1], "tasks": {}}
+    if Path(path).exists():
+        out["tasks"] = json.loads(Path(path).read_text()).get("tasks", {})
+    return out
+
+
 def means(rec: dict) -> dict:
     return {k: sum(v) / len(v) for k, v in rec.items() if k in ("psnr", "ssim", "lpips_alex", "lpips_vgg", "label_correct")}
 
@@ -73,9 +81,7 @@ def main():
         Path(args.out).write_text(json.dumps(out, indent=1) + "\n")
         return
     torch.set_num_threads(2)
-    out = {"command": "python " + " ".join(sys.argv), "images": [args.first, args.first + args.n - 1], "tasks": {}}
-    if Path(args.out).exists():
-        out["tasks"] = json.loads(Path(args.out).read_text()).get("tasks", {})
+    out = results_file(args.out, args.first, args.n)
     model = load("fmnist")
     for name in args.tasks.split(","):
         spec, x, labels, physics, y = tuning_problem(name, args.first, args.n)
