@@ -14,6 +14,7 @@ from pagoda_inverse.metrics import lpips_distance, psnr
 from pagoda_inverse.physics import Blur, Downsampling, Inpainting, box_mask, gaussian_kernel
 from pagoda_inverse.solvers import (LatentSettings, biharmonic, data_consistency, optimise_latents, restore,
                                     task_settings)
+from pagoda_inverse.solvers.labels import label_candidates, teacher_class_scores, teacher_denoise
 
 from conftest import FIXTURE_FMNIST
 from test_diffusion import GaussianDenoiser
@@ -120,6 +121,25 @@ def test_native_superres_and_inferred_labels(model, images):
     assert r.labels.shape == labels.shape and (r.labels == labels).float().mean() >= 0.5
     # The data step makes the output consistent with y (up to the clamp to [0, 1]).
     assert (physics.A(r.x) - y).abs().mean() < 0.2 * (physics.A(r0.x) - y).abs().mean()
+
+
+def test_teacher_shortlist_and_denoised_classifier_input(model, images):
+    x, labels = images
+    y = Downsampling(4)(x)
+    y_noisy = y + 0.05 * torch.randn(y.shape, generator=torch.Generator().manual_seed(0))
+    full = teacher_class_scores(model, y_noisy, 0.05, draws=3)
+    # Scoring a subset of classes gives those classes' scores of the full scoring (shared noise draws).
+    some = torch.tensor([[3, 0, 7]]).expand(len(y), -1)
+    torch.testing.assert_close(teacher_class_scores(model, y_noisy, 0.05, draws=3, classes=some), full[:, [3, 0, 7]])
+    # With a shortlist of m, "both" keeps the classifier's top m and ranks them by classifier + w teacher.
+    log_c = model.classify(teacher_denoise(model, y_noisy, 0.05)).log_softmax(1)
+    kept = log_c.topk(3, dim=1).indices
+    want = kept.gather(1, (log_c.gather(1, kept) + 2.0 * full.gather(1, kept)).argmax(1, keepdim=True))[:, 0]
+    top, _ = label_candidates(model, y_noisy.clamp(0, 1), 1, "both", y_noisy, 0.05, 2.0, draws=3, shortlist=3)
+    assert torch.equal(top[:, 0], want)
+    # The classifier sees the teacher's class-free denoising: closer to the clean 8x8 image than y is.
+    assert (teacher_denoise(model, y_noisy, 0.05) - y).norm() < 0.8 * (y_noisy - y).norm()
+    assert teacher_denoise(model, y, 0.0) is y
 
 
 def test_control_transfer_and_interpolation(model, images):

@@ -63,9 +63,8 @@ def restore(model, y: torch.Tensor, physics, labels=None, settings: TaskSettings
         candidates = None
     elif labels is None:  # super-resolution classifies y itself, at the size the teacher and classifier know
         low = y if task == "superres" else None
-        candidates, log_p = label_candidates(model, y.clamp(0, 1) if low is not None else x_init,
-                                             settings.label_candidates, settings.label_method, low, s,
-                                             settings.label_teacher_weight)
+        candidates, log_p = _infer_labels(model, y.clamp(0, 1) if low is not None else x_init, settings,
+                                          settings.label_candidates, low, s)
     else:
         candidates = model._labels(labels, len(y))[:, None]
     k = 1 if candidates is None else candidates.shape[1]
@@ -110,7 +109,7 @@ def restore(model, y: torch.Tensor, physics, labels=None, settings: TaskSettings
     if labels is None and used is not None and settings.label_recheck:
         # The restoration is a far better image to classify than the first guess: classify it again
         # and solve again, with that class, the images whose class changed.
-        again, _ = label_candidates(model, x, 1, settings.label_method, None, 0.0, settings.label_teacher_weight)
+        again, _ = _infer_labels(model, x, settings)
         changed = (again[:, 0] != used).nonzero().flatten()
         if len(changed):
             physics_c = _select(physics, changed)
@@ -118,6 +117,11 @@ def restore(model, y: torch.Tensor, physics, labels=None, settings: TaskSettings
             x, std, used = x.clone(), std.clone(), used.clone()
             x[changed], std[changed], used[changed] = r.x, r.std, r.labels
     return Restoration(x, std, used, x_init)
+
+
+def _infer_labels(model, x, settings: TaskSettings, k: int = 1, y_low=None, s: float = 0.0):
+    return label_candidates(model, x, k, settings.label_method, y_low, s, settings.label_teacher_weight,
+                            settings.label_teacher_draws, settings.label_shortlist)
 
 
 def _select(physics, index: torch.Tensor):

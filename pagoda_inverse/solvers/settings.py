@@ -20,7 +20,7 @@ class LatentSettings:
     prior: float = 1.0  # lambda; 1 is the N(0, I) prior of w itself
     noise_floor: float = 0.05  # the decoder's own misfit: the data term never trusts y more than this
     model_error: float = 0.06  # tau of the data-consistency step (0: none)
-    restarts: int = 2  # extra chains from perturbed initial latents; their spread is the uncertainty map
+    restarts: int = 1  # extra chains from perturbed initial latents; their spread is the uncertainty map
     restart_mix: float = 0.5  # chain k starts at sqrt(1 - a^2) w_init + a eps_k
     seed: int = 0
     batch: int = 64  # images per optimisation batch (each with 1 + restarts chains)
@@ -33,6 +33,8 @@ class TaskSettings:
     rl_iterations: int = 30  # deblur: Richardson-Lucy iterations of the classical initialisation
     label_method: str = "classifier"  # unknown class: "classifier", "teacher" (its denoising) or "both" (labels.py)
     label_teacher_weight: float = 1.0  # "both": the weight of the teacher's scores beside the classifier's
+    label_teacher_draws: int = 2  # the teacher's noise draws per level (its scores' variance falls as 1/draws)
+    label_shortlist: int = 0  # "both": the teacher scores only the classifier's top m classes (0: all)
     label_recheck: bool = True  # classify the restoration again; re-solve the images whose class changed
     label_candidates: int = 1  # the top-k classes, each solved for...
     label_log_prob_weight: float = 0.0  # ...and chosen by objective - weight * their log-score
