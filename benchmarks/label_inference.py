@@ -6,19 +6,25 @@ summed with the teacher's weighted, and the teacher scoring only the classifier'
 it; restore() classifies its restoration again afterwards), and seconds per image of the scoring.
 
     python benchmarks/label_inference.py [--n 300] [--draws 4]
+    python benchmarks/label_inference.py --recheck   # after the solve: what the recheck should weigh
+
+--recheck solves each image with the first-stage class (the task's settings, no recheck) and scores
+ways of classifying again: the restoration alone by classifier + w teacher (what restore() does), or
+that summed with the first stage's scores (the evidence of y and of the restoration together).
 """
 import argparse
 import json
 import math
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import torch
 
 from pagoda_inverse.autoencoder import load
 from pagoda_inverse.benchmark import load_images, load_spec, make_physics
-from pagoda_inverse.solvers import classical_restoration, noise_std, task_settings, upscale
+from pagoda_inverse.solvers import classical_restoration, noise_std, restore, task_of, task_settings, upscale
 from pagoda_inverse.solvers.labels import label_candidates, teacher_class_scores
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,19 +47,44 @@ def combined(log_c: torch.Tensor, teacher: torch.Tensor, w: float, m: int) -> to
     return both
 
 
+def recheck_study(model, st, y, physics, labels, draws) -> dict:
+    """Accuracy of the first-stage class and of ways to classify again after the solve."""
+    first = restore(model, y, physics, None, replace(st, label_recheck=False))
+    x = first.x
+    # First stage: the scores restore() chose from (all ten classes), recomputed the same way.
+    sr = task_of(physics) == "superres"
+    x0 = y.clamp(0, 1) if sr else first.x_init
+    s = noise_std(physics)
+    log_c0 = label_candidates(model, x0, 10, "classifier", y if sr else None, s)
+    log_c0 = torch.empty(len(y), 10).scatter(1, *log_c0)
+    t0 = teacher_class_scores(model, y if sr else x0, s if sr else 0.0, draws=draws)
+    log_cx = model.classify(x).log_softmax(1)
+    tx = teacher_class_scores(model, x, 0.0, draws=draws)
+    res = {"first_stage": (first.labels == labels).float().mean().item()}
+    for w in WEIGHTS:
+        res[f"restoration_w{w:g}"] = accuracy(log_cx + w * tx, labels)
+        res[f"restoration_w{w:g}_plus_first"] = accuracy(log_cx + w * tx + log_c0 + st.label_teacher_weight * t0, labels)
+        res[f"restoration_classifier_plus_first_w{w:g}"] = accuracy(log_cx + log_c0 + w * t0, labels)
+    res["restoration_classifier"] = accuracy(log_cx, labels)
+    return res
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--first", type=int, default=4000)
     ap.add_argument("--n", type=int, default=300)
     ap.add_argument("--draws", type=int, default=4)
     ap.add_argument("--n-time", type=int, default=100, help="images the library call is timed (and checked) on")
-    ap.add_argument("--out", default=str(ROOT / "benchmarks/results/label_inference.json"))
+    ap.add_argument("--tasks", default=",".join(SPECS), help="comma-separated task specs (default: all six)")
+    ap.add_argument("--recheck", action="store_true", help="study the recheck after the solve instead")
+    ap.add_argument("--out", default=None, help="default: benchmarks/results/label_inference[_recheck].json")
     args = ap.parse_args()
+    args.out = args.out or str(ROOT / "benchmarks/results" / f"label_inference{'_recheck' if args.recheck else ''}.json")
     torch.set_num_threads(2)
     model = load("fmnist")
     out = {"command": "python " + " ".join(sys.argv), "images": [args.first, args.first + args.n - 1],
            "draws": args.draws, "tasks": {}}
-    for name in SPECS:
+    for name in args.tasks.split(","):
         spec = load_spec(ROOT / "tasks" / f"{name}.toml")
         x, labels = load_images({**spec.data, "first": args.first, "n": args.n})
         physics = make_physics(spec.operator, tuple(x.shape[-2:]), 12345)
@@ -63,6 +94,10 @@ def main():
         sr = spec.task == "superres"
         x_init = upscale(y.clamp(0, 1), physics.factor) if sr else classical_restoration(y, physics, st.rl_iterations)
         src = y.clamp(0, 1) if sr else x_init
+        if args.recheck:
+            out["tasks"][name] = res = recheck_study(model, st, y, physics, labels, args.draws)
+            print(name, json.dumps({k: round(v, 3) for k, v in res.items()}), flush=True)
+            continue
         # The components once; each (weight, shortlist) pair combines them as label_candidates does.
         log_c = label_candidates(model, src, 10, "classifier", y if sr else None, s)
         log_c = torch.empty(len(y), 10).scatter(1, *log_c)

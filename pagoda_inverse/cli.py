@@ -298,7 +298,8 @@ def model_options(restoration: bool, label: bool = True):
     ]
     if label:
         opts.append(click.option("--label", type=int, default=None,
-                                 help="Class of the input (default: inferred by the model's classifier, and printed)."))
+                                 help="Class of the input (default: inferred and printed; restorations ask the "
+                                      "model's classifier and its teacher, docs/method.md)."))
     if restoration:
         opts += [
             click.option("--noise", type=float, default=0.0, show_default=True,
