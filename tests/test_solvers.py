@@ -137,6 +137,11 @@ def test_teacher_shortlist_and_denoised_classifier_input(model, images):
     want = kept.gather(1, (log_c.gather(1, kept) + 2.0 * full.gather(1, kept)).argmax(1, keepdim=True))[:, 0]
     top, _ = label_candidates(model, y_noisy.clamp(0, 1), 1, "both", y_noisy, 0.05, 2.0, draws=3, shortlist=3)
     assert torch.equal(top[:, 0], want)
+    # No shortlist: the teacher scores every class; a shortlist shorter than k still gives k finite candidates.
+    top, _ = label_candidates(model, y_noisy.clamp(0, 1), 1, "both", y_noisy, 0.05, 2.0, draws=3)
+    assert torch.equal(top[:, 0], (log_c + 2.0 * full).argmax(1))
+    _, scores = label_candidates(model, y_noisy.clamp(0, 1), 4, "both", y_noisy, 0.05, 2.0, draws=3, shortlist=2)
+    assert scores.isfinite().all()
     # The classifier sees the teacher's class-free denoising: closer to the clean 8x8 image than y is.
     assert (teacher_denoise(model, y_noisy, 0.05) - y).norm() < 0.8 * (y_noisy - y).norm()
     assert teacher_denoise(model, y, 0.0) is y

@@ -70,7 +70,7 @@ def label_candidates(model, x_init: torch.Tensor, k: int = 1, method: str = "cla
     x_init ("classifier"; on the teacher's denoising of y_low when that is given and noisy), from the
     teacher's denoising scores ("teacher", on y_low when given, else x_init, with `draws` noise draws per
     level), or their sum with the teacher's scores weighted ("both"). shortlist m > 0 ("both"): the
-    teacher scores only the classifier's top m classes, m times cheaper than all of them."""
+    teacher scores only the classifier's top max(m, k) classes, num_classes / m times cheaper."""
     if method not in ("classifier", "teacher", "both"):
         raise ValueError(f"label method must be classifier, teacher or both, not {method!r}")
     src = x_init if y_low is None else y_low
@@ -82,8 +82,9 @@ def label_candidates(model, x_init: torch.Tensor, k: int = 1, method: str = "cla
             seen = teacher_denoise(model, y_low, noise_std) if y_low is not None and noise_std > 0 else x_init
             log_p = model.classify(seen).log_softmax(1)
     if method in ("teacher", "both"):
-        if method == "both" and 0 < shortlist < K:
-            kept = log_p.topk(shortlist, dim=1).indices
+        m = max(shortlist, k) if shortlist > 0 else K  # k finite candidates at least
+        if method == "both" and m < K:
+            kept = log_p.topk(m, dim=1).indices
             scores = teacher_class_scores(model, src, s, draws=draws, classes=kept)
             log_p = torch.full_like(log_p, -math.inf).scatter(1, kept, log_p.gather(1, kept) + teacher_weight * scores)
         else:
