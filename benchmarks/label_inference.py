@@ -14,7 +14,6 @@ that summed with the first stage's scores (the evidence of y and of the restorat
 """
 import argparse
 import json
-import math
 import sys
 import time
 from dataclasses import replace
@@ -25,7 +24,8 @@ import torch
 from pagoda_inverse.autoencoder import load
 from pagoda_inverse.benchmark import load_images, load_spec, make_physics
 from pagoda_inverse.solvers import classical_restoration, noise_std, restore, task_of, task_settings, upscale
-from pagoda_inverse.solvers.labels import label_candidates, teacher_class_scores
+from pagoda_inverse.solvers.labels import (classifier_log_probs, combine_scores, label_candidates,
+                                           teacher_class_scores)
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = ("superres_x4", "superres_x4_noisy", "inpaint_box", "inpaint_random", "deblur_gaussian", "deblur_motion")
@@ -39,12 +39,9 @@ def accuracy(scores: torch.Tensor, labels: torch.Tensor) -> float:
 
 
 def combined(log_c: torch.Tensor, teacher: torch.Tensor, w: float, m: int) -> torch.Tensor:
-    """label_candidates' "both": classifier + w teacher, over the classifier's top m classes (0: all)."""
-    both = log_c + w * teacher
-    if m:
-        kept = log_c.topk(m, dim=1).indices
-        both = torch.full_like(both, -math.inf).scatter(1, kept, both.gather(1, kept))
-    return both
+    """label_candidates' "both" from all ten teacher scores: the classifier's top m classes kept (0: all)."""
+    kept = log_c.topk(m, dim=1).indices if m else None
+    return combine_scores(log_c, teacher if kept is None else teacher.gather(1, kept), w, kept)
 
 
 def recheck_study(model, st, y, physics, labels, draws) -> dict:
@@ -55,8 +52,7 @@ def recheck_study(model, st, y, physics, labels, draws) -> dict:
     sr = task_of(physics) == "superres"
     x0 = y.clamp(0, 1) if sr else first.x_init
     s = noise_std(physics)
-    log_c0 = label_candidates(model, x0, 10, "classifier", y if sr else None, s)
-    log_c0 = torch.empty(len(y), 10).scatter(1, *log_c0)
+    log_c0 = classifier_log_probs(model, x0, y if sr else None, s)
     t0 = teacher_class_scores(model, y if sr else x0, s if sr else 0.0, draws=draws)
     log_cx = model.classify(x).log_softmax(1)
     tx = teacher_class_scores(model, x, 0.0, draws=draws)
@@ -99,8 +95,7 @@ def main():
             print(name, json.dumps({k: round(v, 3) for k, v in res.items()}), flush=True)
             continue
         # The components once; each (weight, shortlist) pair combines them as label_candidates does.
-        log_c = label_candidates(model, src, 10, "classifier", y if sr else None, s)
-        log_c = torch.empty(len(y), 10).scatter(1, *log_c)
+        log_c = classifier_log_probs(model, src, y if sr else None, s)
         teacher = teacher_class_scores(model, y if sr else x_init, s if sr else 0.0, draws=args.draws)
         res = {"classifier": accuracy(log_c, labels), "teacher": accuracy(teacher, labels)}
         for w in WEIGHTS:

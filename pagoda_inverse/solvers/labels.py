@@ -63,6 +63,22 @@ def teacher_denoise(model, x: torch.Tensor, noise_std: float) -> torch.Tensor:
     return ((model.D(x0, _model_std(model, x, noise_std), null).clamp(-1, 1) + 1) / 2)
 
 
+@torch.no_grad()
+def classifier_log_probs(model, x_init: torch.Tensor, y_low=None, noise_std: float = 0.0) -> torch.Tensor:
+    """(B, num_classes) log-probabilities of the model's classifier on the first restoration x_init, or
+    on the teacher's denoising of y_low when that is given and noisy."""
+    seen = teacher_denoise(model, y_low, noise_std) if y_low is not None and noise_std > 0 else x_init
+    return model.classify(seen).log_softmax(1)
+
+
+def combine_scores(log_c: torch.Tensor, teacher: torch.Tensor, weight: float, kept: torch.Tensor | None = None):
+    """"both": log_c + weight * teacher, where teacher (B, m) scores the classes `kept` (B, m) (None: all);
+    the classes not kept get -inf."""
+    if kept is None:
+        return log_c + weight * teacher
+    return torch.full_like(log_c, -math.inf).scatter(1, kept, log_c.gather(1, kept) + weight * teacher)
+
+
 def label_candidates(model, x_init: torch.Tensor, k: int = 1, method: str = "classifier", y_low=None,
                      noise_std: float = 0.0, teacher_weight: float = 1.0, draws: int = 2,
                      shortlist: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -78,16 +94,10 @@ def label_candidates(model, x_init: torch.Tensor, k: int = 1, method: str = "cla
     B, K = len(x_init), model.num_classes
     log_p = torch.zeros(B, K, device=x_init.device)
     if method in ("classifier", "both"):
-        with torch.no_grad():
-            seen = teacher_denoise(model, y_low, noise_std) if y_low is not None and noise_std > 0 else x_init
-            log_p = model.classify(seen).log_softmax(1)
+        log_p = classifier_log_probs(model, x_init, y_low, noise_std)
     if method in ("teacher", "both"):
         m = max(shortlist, k) if shortlist > 0 else K  # k finite candidates at least
-        if method == "both" and m < K:
-            kept = log_p.topk(m, dim=1).indices
-            scores = teacher_class_scores(model, src, s, draws=draws, classes=kept)
-            log_p = torch.full_like(log_p, -math.inf).scatter(1, kept, log_p.gather(1, kept) + teacher_weight * scores)
-        else:
-            log_p = log_p + teacher_weight * teacher_class_scores(model, src, s, draws=draws)
+        kept = log_p.topk(m, dim=1).indices if method == "both" and m < K else None
+        log_p = combine_scores(log_p, teacher_class_scores(model, src, s, draws=draws, classes=kept), teacher_weight, kept)
     top = log_p.topk(k, dim=1)
     return top.indices, top.values
