@@ -193,3 +193,27 @@ log_every = 1
     import json
     rows = [json.loads(r) for r in (tmp_path / "grow" / "log.jsonl").read_text().splitlines()]
     assert len(rows) == 3 and all(0.01 <= r["w"] <= 10 and r["L_rec"] > 0 for r in rows)
+
+
+def test_latent_cache_records_how_the_low_resolution_images_were_made(tmp_path):
+    import pytest
+
+    from pagoda_inverse.checkpoint import CheckpointError
+    from pagoda_inverse.data import DataConfig, load_training_data
+    from pagoda_inverse.diffusion import encode
+    from pagoda_inverse.pagoda.latents import LatentConfig, encode_dataset, load_latents
+    from conftest import FIXTURE_FMNIST
+
+    D = trained_like_teacher().eval()
+    mix = LatentConfig(dir=str(tmp_path / "z"), levels=3, mirror=False, limit=12, chunk=6, batch=6, lowres="mix", lowres_seed=5)
+    x, y, _ = load_training_data(DataConfig(root=str(FIXTURE_FMNIST), resolution=8), lowres="mix", lowres_seed=5)
+    with torch.no_grad():
+        encode_dataset(D, "t", x, y, mix, progress=False)
+        z, idx, _ = load_latents(mix, "t")
+        torch.testing.assert_close(z[:3], encode(D, x[:3], y[:3], 3, clamp=True), atol=1e-5, rtol=1e-5)
+    assert idx.tolist() == list(range(12))
+    plain = LatentConfig(dir=mix.dir, levels=3, mirror=False, limit=12, chunk=6, batch=6)
+    with pytest.raises(CheckpointError, match="lowres"):
+        load_latents(plain, "t")
+    with pytest.raises(CheckpointError, match="other settings"):
+        encode_dataset(D, "t", x, y, plain, progress=False)

@@ -15,7 +15,9 @@ import torch
 import torch.nn.functional as F
 
 from .images import IMAGE_SUFFIXES, load_image
-from .resize import downsample
+from .resize import degrade_mix, downsample
+
+LOWRES = ("downsample", "mix")  # how training images reach a lower resolution (load_training_data)
 
 FASHION_MNIST_DIRS = ("/usr/share/datasets/fashion-mnist",)
 FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
@@ -75,9 +77,11 @@ def fashion_mnist_32(split: str = "train", root: str | Path | None = None) -> tu
     return x, torch.from_numpy(labels.astype(np.int64))
 
 
-def image_folder(root: str | Path, resolution: int, channels: int = 3) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
+def image_folder(root: str | Path, resolution: int, channels: int = 3, lowres: str = "downsample",
+                 lowres_seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
     """Every image under root/<class>/ (or directly in root, one class), centre-cropped to a
-    square and downsampled to `resolution`. Returns images in [-1, 1], labels, class names."""
+    square and brought to `resolution` (`lowres`: see load_training_data). Returns images in
+    [-1, 1], labels, class names."""
     root = Path(root)
     if not root.is_dir():
         raise DataError(f"image folder {root} does not exist")
@@ -94,7 +98,7 @@ def image_folder(root: str | Path, resolution: int, channels: int = 3) -> tuple[
                 raise DataError(f"{f} is {img.shape[-1]}x{img.shape[-2]}, smaller than the training resolution {resolution}")
             top, left = (img.shape[-2] - s) // 2, (img.shape[-1] - s) // 2
             img = img[:, top:top + s, left:left + s]
-            xs.append(downsample(img[None], resolution)[0] * 2 - 1)
+            xs.append(_reduce(img[None] * 2 - 1, resolution, lowres, lowres_seed, len(xs))[0])
             ys.append(label)
     if not xs:
         raise DataError(f"no images ({', '.join(IMAGE_SUFFIXES)}) found under {root}")
@@ -113,23 +117,40 @@ class DataConfig:
     patch_seed: int = 0
 
 
-def load_training_data(cfg: DataConfig, split: str = "train") -> tuple[torch.Tensor, torch.Tensor, int]:
-    """(images in [-1, 1] at cfg.resolution, labels, number of classes)."""
+def _reduce(x: torch.Tensor, resolution: int, lowres: str, seed: int, first_index: int) -> torch.Tensor:
+    """Images (B, C, H, W) in [-1, 1] at `resolution`: by the project's `downsample`, or ("mix") each
+    by its own Pillow kernel and mild blur, rounded to 8 bits, as users' low-resolution images are made."""
+    if x.shape[-1] == resolution and x.shape[-2] == resolution:
+        return x
+    if lowres == "mix":
+        return degrade_mix((x + 1) / 2, resolution, seed, first_index) * 2 - 1
+    return downsample(x, resolution)
+
+
+def load_training_data(cfg: DataConfig, split: str = "train", lowres: str = "downsample",
+                       lowres_seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """(images in [-1, 1] at cfg.resolution, labels, number of classes). `lowres` says how the
+    source images reach cfg.resolution: "downsample" (the project's rule, the teacher's data) or
+    "mix" (a Pillow kernel and mild blur drawn per image from (lowres_seed, index): the inputs a
+    decoder should be robust to)."""
+    if lowres not in LOWRES:
+        raise DataError(f"unknown lowres {lowres!r}; use one of {', '.join(LOWRES)}")
     if cfg.dataset == "fashion_mnist":
         x, y = fashion_mnist_32(split, cfg.root)
         if cfg.channels != 1:
             x = x.expand(-1, cfg.channels, -1, -1).contiguous()
-        return downsample(x, cfg.resolution), y, len(FASHION_MNIST_CLASSES)
+        return _reduce(x, cfg.resolution, lowres, lowres_seed, 0), y, len(FASHION_MNIST_CLASSES)
     if cfg.dataset == "folder":
         if cfg.root is None:
             raise DataError("data.dataset = 'folder' needs data.root, the folder of images")
-        x, y, classes = image_folder(cfg.root, cfg.resolution, cfg.channels)
+        x, y, classes = image_folder(cfg.root, cfg.resolution, cfg.channels, lowres, lowres_seed)
         return x, y, len(classes)
     if cfg.dataset == "photos":
         from .photos import cached_photo_patches
         if cfg.channels != 3:
             raise DataError("data.dataset = 'photos' is RGB: set data.channels = 3")
-        patches = cached_photo_patches(cfg.patches, cfg.patch_seed)
-        x = torch.cat([downsample(p.float() / 127.5 - 1, cfg.resolution) for p in patches.split(5000)])
+        patches, step = cached_photo_patches(cfg.patches, cfg.patch_seed), 5000
+        x = torch.cat([_reduce(p.float() / 127.5 - 1, cfg.resolution, lowres, lowres_seed, i * step)
+                       for i, p in enumerate(patches.split(step))])
         return x, torch.zeros(len(x), dtype=torch.int64), 0
     raise DataError(f"unknown data.dataset {cfg.dataset!r}; use 'fashion_mnist', 'folder' or 'photos'")

@@ -21,6 +21,17 @@ class LatentConfig:
     limit: int | None = None  # encode only the first `limit` training images (None: all; a CPU budget option)
     chunk: int = 2000  # images per chunk file
     batch: int = 500
+    # How the images reach the teacher's resolution before encoding (data.load_training_data):
+    # "downsample" (the teacher's own data) or "mix" (Pillow kernels and mild blur, per image from
+    # lowres_seed): a decoder trained on "mix" latents is robust to how a user's image was made.
+    lowres: str = "downsample"
+    lowres_seed: int = 0
+
+
+def _identity(cfg: LatentConfig, teacher_hash: str) -> dict:
+    """What a chunk must have been encoded with to be reused (a "downsample" cache records no lowres)."""
+    mix = {"lowres": cfg.lowres, "lowres_seed": cfg.lowres_seed} if cfg.lowres != "downsample" else {}
+    return {"kind": "latents", "teacher": teacher_hash, "levels": cfg.levels, "clamp": True, **mix}
 
 
 def file_hash(path: str | Path) -> str:
@@ -41,14 +52,14 @@ def encode_dataset(D: EDMPrecond, teacher_hash: str, x_low: torch.Tensor, y: tor
     flips = (False, True) if cfg.mirror else (False,)
     n = len(x_low) if cfg.limit is None else min(cfg.limit, len(x_low))
     jobs = [(f, s) for f in flips for s in range(0, n, cfg.chunk)]
-    meta_base = {"kind": "latents", "teacher": teacher_hash, "levels": cfg.levels, "clamp": True}
+    meta_base = _identity(cfg, teacher_hash)
     device = next(D.parameters()).device
     for flip, start in tqdm(jobs[rank::world], disable=not progress, desc="encoding"):
         path = out / f"{'mirror' if flip else 'plain'}-{start:07d}.safetensors"
         idx = torch.arange(start, min(start + cfg.chunk, n))
         if path.exists():
             tensors, meta = checkpoint.load(path)
-            if {k: meta.get(k) for k in meta_base} != meta_base:
+            if {k: v for k, v in meta.items() if k != "flip"} != meta_base:
                 raise checkpoint.CheckpointError(f"{path} was encoded with other settings or another teacher; "
                                                  f"delete {out} to re-encode")
             if torch.equal(tensors["index"], idx):
@@ -70,8 +81,9 @@ def load_latents(cfg: LatentConfig, teacher_hash: str) -> tuple[torch.Tensor, to
     zs, idx, flips = [], [], []
     for f in files:
         tensors, meta = checkpoint.load(f)
-        if meta.get("teacher") != teacher_hash or meta.get("levels") != cfg.levels:
-            raise checkpoint.CheckpointError(f"{f} was encoded by another teacher or level count; delete {cfg.dir} to re-encode")
+        if {k: v for k, v in meta.items() if k != "flip"} != _identity(cfg, teacher_hash):
+            raise checkpoint.CheckpointError(f"{f} was encoded by another teacher, level count or lowres rule; "
+                                             f"delete {cfg.dir} to re-encode")
         if meta["flip"] and not cfg.mirror:
             continue
         keep = tensors["index"] < cfg.limit if cfg.limit is not None else slice(None)

@@ -1,5 +1,5 @@
 """The classical restorations: the baselines of every benchmark and the starting points of the latent
-solver. Interpolation from torch, inpainting and deconvolution from scikit-image, one image and
+solver. Interpolation from torch (Lanczos: Pillow), inpainting and deconvolution from scikit-image, one image and
 channel at a time. Images (B, C, H, W) in [0, 1] in and out."""
 import numpy as np
 import torch
@@ -7,7 +7,7 @@ import torch
 from ..data import upsample
 from ..physics import Blur, Downsampling, Inpainting
 
-UPSAMPLERS = ("nearest", "bilinear", "bicubic")
+UPSAMPLERS = ("nearest", "bilinear", "bicubic", "lanczos")
 
 
 def _per_channel(fn, y: torch.Tensor) -> torch.Tensor:
@@ -17,7 +17,7 @@ def _per_channel(fn, y: torch.Tensor) -> torch.Tensor:
 
 
 def upscale(y: torch.Tensor, factor: int, mode: str = "bicubic") -> torch.Tensor:
-    """Nearest, bilinear or bicubic upsampling by `factor` (the super-resolution baselines)."""
+    """Nearest, bilinear, bicubic or Lanczos upsampling by `factor` (the super-resolution baselines)."""
     if mode not in UPSAMPLERS:
         raise ValueError(f"unknown upsampler {mode!r}; use one of {UPSAMPLERS}")
     return upsample(y, (y.shape[-2] * factor, y.shape[-1] * factor), mode)

@@ -70,7 +70,7 @@ def train_decoder(cfg: DecoderTrainConfig, resume: bool = False) -> Trainer:
     if not resume:  # the ranks share the chunks; a resumed run has them all already
         D = load_teacher(cfg.teacher, d.device)
         low = DataConfig(cfg.data.dataset, cfg.data.root, D.net.cfg.resolution, cfg.data.channels)
-        x_low, y_low, _ = load_training_data(low)
+        x_low, y_low, _ = load_training_data(low, lowres=cfg.latents.lowres, lowres_seed=cfg.latents.lowres_seed)
         encode_dataset(D, teacher_hash, x_low, y_low, cfg.latents, progress=d.is_main, rank=d.rank, world=d.world)
     if d.world > 1:
         torch.distributed.barrier()
