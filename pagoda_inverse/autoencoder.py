@@ -47,6 +47,13 @@ class PaGoDA(nn.Module):
         return self.D.net.cfg.num_classes
 
     @property
+    def tiles(self) -> bool:
+        """Whether images of any size are restored in blended tiles (solvers.restore_tiled): yes for
+        unconditional models (photos: texture and structure are local); a class-conditional model's
+        images are whole objects of one class, worked at the decoders' square sizes."""
+        return not self.num_classes
+
+    @property
     def channels(self) -> int:
         return self.D.net.cfg.channels
 

@@ -50,7 +50,7 @@ def main():
 
 @main.group()
 def train():
-    """Train a model from a TOML config (teacher, decoder, classifier)."""
+    """Train a model from a TOML config (teacher, decoder, srnet, classifier)."""
 
 
 def user_errors():
@@ -121,6 +121,14 @@ def train_decoder_cmd(stage, **kw):
     """Distil the one-step decoder from the teacher (base) or grow it 2x (grow)."""
     from .train.decoder import load_config, train_decoder
     run_training(load_config, train_decoder, stage=stage, **kw)
+
+
+@train.command("srnet")
+@run_options("pagoda_inverse/configs/srnet_photo.toml")
+def train_srnet_cmd(**kw):
+    """Train the plain x4 super-resolution network (SRResNet-like), the photo model's peer."""
+    from .train.srnet import load_config, train_srnet
+    run_training(load_config, train_srnet, **kw)
 
 
 @train.command("classifier")
@@ -412,13 +420,17 @@ def fit_input(x, alpha, side: int, path: str):
 
 
 def write_output(x, out: str, alpha=None) -> None:
-    """Write x (1, C, H, W), with the input's alpha resized bilinearly to x's size when it had one."""
+    """Write x (1, C, H, W), with the input's alpha (already cropped as the input was) resized
+    bilinearly to x's size when it had one."""
     from .data import ImageError, save_image
     if alpha is not None and Path(out).suffix.lower() in (".jpg", ".jpeg"):
         click.echo(f"note: {out} is a JPEG, which has no alpha channel: the input's alpha is dropped")
         alpha = None
+    if alpha is not None and alpha.shape[-2:] != x.shape[-2:]:
+        import torch.nn.functional as F
+        alpha = F.interpolate(alpha, size=x.shape[-2:], mode="bilinear", align_corners=False, antialias=True).clamp(0, 1)
     if alpha is not None:
-        alpha = square_resize(alpha, x.shape[-1], "alpha")[0].cpu()
+        alpha = alpha[0].cpu()
     try:
         save_image(x[0].cpu(), out, alpha)
     except ImageError as e:
@@ -431,9 +443,10 @@ def run_restoration(task: str, image: str, out: str, uncertainty: str | None, mo
     """The body of superres, inpaint and deblur: y -> solvers.restore -> x (and the spread map).
 
     sides(model) -> (the input sides the task takes, a phrase naming them for the error);
-    make_physics(side, y, noise, seed) -> the operator, y being the input as read (before any --resize);
-    `latent` overrides settings.latent (after the task's defaults, before --steps)."""
-    from .solvers import restore, task_settings
+    make_physics((h, w), y, noise, seed) -> the operator at the working size, y being the input as
+    read (before any --resize); `latent` overrides settings.latent (after the task's defaults, before --steps).
+    A model that tiles (unconditional: photos) takes any size as it is, in blended tiles."""
+    from .solvers import restore, restore_tiled, task_settings
     check_output(out)
     if uncertainty is not None:
         check_output(uncertainty, "--uncertainty")
@@ -446,12 +459,13 @@ def run_restoration(task: str, image: str, out: str, uncertainty: str | None, mo
     label = check_class(model, label)
     y, alpha = read_image(image, model.channels)
     allowed, need = sides(model)
-    side = fit_side(y, image, allowed, need, resize)
+    size = y.shape[-2:] if model.tiles else (fit_side(y, image, allowed, need, resize),) * 2
     try:  # the operator options are user input: a bad blur spec, mask, box or noise level is one line
-        physics = make_physics(side, y, noise, seed).to(model._device())
+        physics = make_physics(tuple(size), y, noise, seed).to(model._device())
     except (ValueError, *user_errors()) as e:
         raise UserError(str(e))
-    y, alpha = fit_input(y, alpha, side, image)
+    if not model.tiles:
+        y, alpha = fit_input(y, alpha, size[0], image)
     y = y.to(model._device())
     if task == "inpaint":  # the input is x with holes: whatever the missing pixels hold is ignored
         y = physics.A(y)
@@ -461,14 +475,17 @@ def run_restoration(task: str, image: str, out: str, uncertainty: str | None, mo
         setattr(settings.latent, key, value)
     if steps is not None:
         settings.latent.steps = steps
-    r = restore(model, y, physics, label, settings, progress=True)
-    if label is None and r.labels is not None:
-        click.echo(f"inferred class {class_name(model_name, int(r.labels[0]))}")
-    write_output(r.x, out, alpha)
-    n_in, n_out = y.shape[-1], r.x.shape[-1]
-    click.echo(f"wrote {out}: {n_out}x{n_out} from {n_in}x{n_in}")
+    if model.tiles:
+        x, std = restore_tiled(model, y, physics, label, settings, progress=True)
+    else:
+        r = restore(model, y, physics, label, settings, progress=True)
+        x, std = r.x, r.std
+        if label is None and r.labels is not None:
+            click.echo(f"inferred class {class_name(model_name, int(r.labels[0]))}")
+    write_output(x, out, alpha)
+    click.echo(f"wrote {out}: {x.shape[-1]}x{x.shape[-2]} from {y.shape[-1]}x{y.shape[-2]}")
     if uncertainty is not None:
-        std = r.std.float().cpu()
+        std = std.float().cpu()
         write_output((SPREAD_GAIN * std).clamp(max=1), uncertainty)
         click.echo(f"wrote {uncertainty}: spread mean {std.mean():.4f}, max {std.max():.4f} "
                    f"(white = a spread of {1 / SPREAD_GAIN:g} or more)")
@@ -514,7 +531,7 @@ def superres_cmd(image, scale, native, **kw):
         return sides, (f"superres --scale {scale} takes square inputs of "
                        f"{one_of(f'{s}x{s} (to {s * scale}x{s * scale})' for s in sides)}")
 
-    run_restoration("superres", image, sides=sides, make_physics=lambda side, y, noise, seed: Downsampling(scale, noise),
+    run_restoration("superres", image, sides=sides, make_physics=lambda size, y, noise, seed: Downsampling(scale, noise),
                     **kw, **latent)
 
 
@@ -547,13 +564,14 @@ def inpaint_cmd(image, mask_path, box, fraction, **kw):
             raise UserError(f"--box {','.join(map(str, box))}: give a side S or TOP,LEFT,HEIGHT,WIDTH")
         box = box[0] if len(box) == 1 else box
 
-    def make_physics(side, y, noise, seed):
+    def make_physics(size, y, noise, seed):
         if mask_path is not None:  # drawn on IMAGE as given: cropped and resized with it
-            mask = square_resize(mask_from_image(mask_path, tuple(y.shape[-2:])), side, "mask")
+            mask = mask_from_image(mask_path, tuple(y.shape[-2:]))
+            mask = mask if tuple(mask.shape[-2:]) == size else square_resize(mask, size[0], "mask")
         elif box is not None:
-            mask = box_mask((side, side), box)
+            mask = box_mask(size, box)
         else:
-            mask = random_mask((side, side), fraction, seed)
+            mask = random_mask(size, fraction, seed)
         return Inpainting(mask, noise)
 
     if mask_path is not None:
@@ -578,7 +596,7 @@ def deblur_cmd(image, spec, **kw):
         parse_blur(spec)  # a bad spec fails before the model loads
     except (ValueError, *user_errors()) as e:
         raise UserError(str(e))
-    run_restoration("deblur", image, sides=model_sides, make_physics=lambda side, y, noise, seed: parse_blur(spec, noise),
+    run_restoration("deblur", image, sides=model_sides, make_physics=lambda size, y, noise, seed: parse_blur(spec, noise),
                     **kw)
 
 

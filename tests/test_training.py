@@ -84,3 +84,29 @@ def test_pickle_checkpoint_is_refused(tmp_path):
         load_teacher(p)
     r = cli("sample", "--model", p, "--out", tmp_path / "x.png")
     assert r.returncode == 2 and "never unpickles" in r.stderr and not (tmp_path / "x.png").exists()
+
+
+def test_srnet_starts_as_bicubic_and_trains_from_the_cli(tmp_path):
+    import torch.nn.functional as F
+
+    from conftest import FIXTURE_FMNIST
+    from pagoda_inverse.nets import SRNet, SRNetConfig
+    from pagoda_inverse.nets.srnet import load_srnet
+
+    y = torch.rand(2, 3, 8, 8)
+    net = SRNet(SRNetConfig(width=8, blocks=2))
+    torch.testing.assert_close(net(y), F.interpolate(y, scale_factor=4, mode="bicubic", align_corners=False))
+    cfg = tmp_path / "srnet.toml"
+    cfg.write_text(f'lowres = "mix"\n[model]\nchannels = 1\nwidth = 8\nblocks = 1\nscale = 4\n'
+                   f'[data]\ndataset = "fashion_mnist"\nroot = "{FIXTURE_FMNIST}"\nresolution = 32\nchannels = 1\n'
+                   f'[train]\nrun_dir = "{tmp_path / "run"}"\nbatch_size = 8\nlr = 1e-3\ntotal_steps = 3\nlog_every = 1\n')
+    r = cli("train", "srnet", "--config", cfg)
+    assert r.returncode == 0, r.stderr
+    rows = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert len(rows) == 3 and all(row["L1"] > 0 and 0 < row["LPIPS"] < 1 for row in rows)
+    trained = load_srnet(tmp_path / "run" / "final.safetensors")
+    assert trained.meta["training"]["step"] == 3 and trained(torch.rand(1, 1, 8, 8)).shape == (1, 1, 32, 32)
+    bad = tmp_path / "bad.toml"
+    bad.write_text(cfg.read_text().replace("resolution = 32", "resolution = 30"))
+    r = cli("train", "srnet", "--config", bad)
+    assert r.returncode != 0 and "divisible by model.scale" in r.stderr and "Traceback" not in r.stderr

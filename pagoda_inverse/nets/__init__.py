@@ -1,1 +1,2 @@
 from .unet import UNet, UNetConfig
+from .srnet import SRNet, SRNetConfig

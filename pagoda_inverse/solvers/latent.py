@@ -3,6 +3,7 @@
 The one-step decoder G makes every iteration one network evaluation and its gradient, against the
 hundreds or thousands of a diffusion posterior sampler (PAGODA.md, "What follows for inverse problems").
 """
+import copy
 import math
 
 import torch
@@ -52,6 +53,10 @@ def optimise_latents(decode, physics, y: torch.Tensor, w_init: torch.Tensor, sig
     w = torch.cat([w_init[None], math.sqrt(1 - a ** 2) * w_init[None] + a * eps]).flatten(0, 1)
     w = w.detach().clone().requires_grad_(True)
     yk = y.repeat(K, *[1] * (y.ndim - 1))
+    mask = getattr(physics, "mask", None)
+    if K > 1 and torch.is_tensor(mask) and mask.shape[0] > 1:  # per-image masks: one per chain too
+        physics = copy.deepcopy(physics)
+        physics.mask = mask.repeat(K, 1, 1, 1)
     s2 = max(sigma, settings.noise_floor) ** 2
 
     def objective(x):

@@ -6,7 +6,8 @@
     w*  = argmin_w |A(G(sigma_max w)) - y|^2 / (2 s^2) + lambda / 2 |w|^2   (1 + restarts chains)
     x   = data_consistency(G(sigma_max w*))
 
-`restore` is the API; `PaGoDASolver` wraps it as deepinv's `model(y, physics)`.
+`restore` is the API; `restore_tiled` runs it on an image of any size, tile by tile;
+`PaGoDASolver` wraps it as deepinv's `model(y, physics)`.
 """
 import copy
 from dataclasses import dataclass
@@ -85,8 +86,9 @@ def restore(model, y: torch.Tensor, physics, labels=None, settings: TaskSettings
         def decode(w, chains, lab=lab):
             return (G(w * model.sigma_max, None if lab is None else lab.repeat(chains)) + 1) / 2
 
-        x_k, misfit, energy = optimise_latents(decode, physics, rep(y)[i:i + b], w_init[i:i + b], s, settings.latent,
-                                               progress)
+        rows = torch.arange(len(y), device=device).repeat_interleave(k)[i:i + b]  # per-image masks follow
+        x_k, misfit, energy = optimise_latents(decode, _select(physics, rows), rep(y)[i:i + b], w_init[i:i + b], s,
+                                               settings.latent, progress)
         xs.append(x_k)
         misfits.append(misfit)
         energies.append(energy)
@@ -117,6 +119,32 @@ def restore(model, y: torch.Tensor, physics, labels=None, settings: TaskSettings
             x, std, used = x.clone(), std.clone(), used.clone()
             x[changed], std[changed], used[changed] = r.x, r.std, r.labels
     return Restoration(x, std, used, x_init)
+
+
+def restore_tiled(model, y: torch.Tensor, physics, labels=None, settings: TaskSettings | None = None,
+                  overlap: int | None = None, batch: int = 64, progress: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """restore() for one image (1, C, h, w) of any size: `restore` on overlapping tiles of the size
+    the model takes (super-resolution: the teacher's, input side; otherwise the largest decoder's),
+    blended (solvers/tiles.py). Returns (x, per-pixel spread) at the restored size; a per-pixel
+    inpainting mask is cut into tiles with y."""
+    from .tiles import tiled
+
+    task = task_of(physics)
+    tile, scale = (model.teacher_resolution, physics.factor) if task == "superres" else (model.resolutions[-1], 1)
+    mask = getattr(physics, "mask", None)
+    aligned = (mask.expand(1, -1, *y.shape[-2:]),) if task == "inpaint" and mask.shape[-2:] == y.shape[-2:] else ()
+
+    def fn(y_t, *mask_t):
+        p = physics
+        if mask_t:
+            p = copy.deepcopy(physics)
+            p.mask = mask_t[0]
+        lab = None if labels is None else torch.as_tensor(labels).reshape(-1)[:1].expand(len(y_t))  # one class
+        r = restore(model, y_t, p, lab, settings)
+        return torch.cat([r.x, r.std], 1)
+
+    out = tiled(fn, y, *aligned, tile=tile, scale=scale, overlap=overlap, batch=batch, progress=progress)
+    return out[:, :y.shape[1]], out[:, y.shape[1]:]
 
 
 def _infer_labels(model, x, settings: TaskSettings, k: int = 1, y_low=None, s: float = 0.0):
