@@ -100,13 +100,13 @@ def pyramid(x: torch.Tensor) -> list[torch.Tensor]:
     return levels
 
 
-def photo_patches(n: int, seed: int = 0, progress: bool = False) -> torch.Tensor:
-    """(n, 3, 64, 64) uint8 training patches: photo, scale and position uniform at random, then a
-    random horizontal flip; patch i depends only on (seed, i)."""
+def photo_patches(n: int, seed: int = 0, progress: bool = False, sources: list[str] | None = None) -> torch.Tensor:
+    """(n, 3, 64, 64) uint8 patches of `sources` (default: the training photos): photo, scale and
+    position uniform at random, then a random horizontal flip; patch i depends only on (seed, i)."""
     from tqdm.auto import tqdm
 
-    photos = [pyramid(load_photo(src)) for src in tqdm(training_photo_files().values(), disable=not progress,
-                                                         desc="loading photos")]
+    sources = list(training_photo_files().values()) if sources is None else sources
+    photos = [pyramid(load_photo(src)) for src in tqdm(sources, disable=not progress, desc="loading photos")]
     out = torch.empty(n, 3, PATCH, PATCH, dtype=torch.uint8)
     for i in tqdm(range(n), disable=not progress, desc="cropping", miniters=1000):
         g = np.random.default_rng([seed, i])
@@ -134,3 +134,8 @@ def cached_photo_patches(n: int, seed: int = 0, cache_dir: str | Path | None = N
     x = photo_patches(n, seed, progress=True)
     checkpoint.save(path, {"x": x}, identity)
     return x
+
+
+def validation_patches(n: int, seed: int = 0) -> torch.Tensor:
+    """(n, 3, 64, 64) uint8 patches of the held-out VALIDATION photos, drawn as the training patches are."""
+    return photo_patches(n, seed, sources=[f"skimage:{name}" for name in VALIDATION])
