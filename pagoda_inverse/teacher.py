@@ -13,7 +13,8 @@ from .diffusion import SIGMA_DATA, SIGMA_MAX, SIGMA_MIN, EDMPrecond
 from .nets import UNet, UNetConfig
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
-SHIPPED = {"fmnist-teacher": WEIGHTS_DIR / "fmnist_teacher.safetensors"}
+SHIPPED = {"fmnist-teacher": WEIGHTS_DIR / "fmnist_teacher.safetensors",
+           "photo-teacher": WEIGHTS_DIR / "photo_teacher.safetensors"}
 
 
 def build_teacher(model_cfg: UNetConfig) -> EDMPrecond:
