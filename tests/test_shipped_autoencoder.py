@@ -53,6 +53,7 @@ SHIPPED_CONFIGS = {  # each shipped weight file and the repository config whose 
     "fmnist_decoder_16": ("decoder", "decoder_fmnist_16"),
     "fmnist_decoder_32": ("decoder", "decoder_fmnist_32"),
     "fmnist_classifier": ("classifier", "classifier_fmnist"),
+    "photo_teacher": ("teacher", "teacher_photo"),
 }
 
 
