@@ -18,6 +18,14 @@ def noise_std(physics) -> float:
     return float(sigma.max()) if torch.is_tensor(sigma) else float(sigma or 0.0)
 
 
+def with_mask(physics, mask: torch.Tensor):
+    """A copy of an inpainting operator with another mask (per-image masks for a subset, chains or
+    tiles); the original is left as it was (a shallow copy would share its buffer dict)."""
+    physics = copy.deepcopy(physics)
+    physics.mask = mask
+    return physics
+
+
 def data_consistency(physics, x_hat: torch.Tensor, y: torch.Tensor, sigma: float, tau: float,
                      iterations: int = 50) -> torch.Tensor:
     """x = argmin |A x - y|^2 / (2 s^2) + |x - x_hat|^2 / (2 tau^2): the decoder's output pulled onto the
@@ -55,8 +63,7 @@ def optimise_latents(decode, physics, y: torch.Tensor, w_init: torch.Tensor, sig
     yk = y.repeat(K, *[1] * (y.ndim - 1))
     mask = getattr(physics, "mask", None)
     if K > 1 and torch.is_tensor(mask) and mask.shape[0] > 1:  # per-image masks: one per chain too
-        physics = copy.deepcopy(physics)
-        physics.mask = mask.repeat(K, 1, 1, 1)
+        physics = with_mask(physics, mask.repeat(K, 1, 1, 1))
     s2 = max(sigma, settings.noise_floor) ** 2
 
     def objective(x):

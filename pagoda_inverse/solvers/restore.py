@@ -9,7 +9,6 @@
 `restore` is the API; `restore_tiled` runs it on an image of any size, tile by tile;
 `PaGoDASolver` wraps it as deepinv's `model(y, physics)`.
 """
-import copy
 from dataclasses import dataclass
 
 import torch
@@ -18,7 +17,7 @@ from torch import nn
 from ..physics import Blur, Downsampling, Inpainting
 from .classical import classical_restoration, upscale
 from .labels import label_candidates
-from .latent import noise_std, optimise_latents
+from .latent import noise_std, optimise_latents, with_mask
 from .settings import TaskSettings, task_settings
 
 
@@ -135,10 +134,7 @@ def restore_tiled(model, y: torch.Tensor, physics, labels=None, settings: TaskSe
     aligned = (mask.expand(1, -1, *y.shape[-2:]),) if task == "inpaint" and mask.shape[-2:] == y.shape[-2:] else ()
 
     def fn(y_t, *mask_t):
-        p = physics
-        if mask_t:
-            p = copy.deepcopy(physics)
-            p.mask = mask_t[0]
+        p = with_mask(physics, mask_t[0]) if mask_t else physics
         lab = None if labels is None else torch.as_tensor(labels).reshape(-1)[:1].expand(len(y_t))  # one class
         r = restore(model, y_t, p, lab, settings)
         return torch.cat([r.x, r.std], 1)
@@ -155,10 +151,7 @@ def _infer_labels(model, x, settings: TaskSettings, k: int = 1, y_low=None, s: f
 def _select(physics, index: torch.Tensor):
     """The operator restricted to some images of the batch: only per-image masks need it."""
     mask = getattr(physics, "mask", None)
-    if torch.is_tensor(mask) and mask.shape[0] > 1:
-        physics = copy.deepcopy(physics)  # a shallow copy would share (and change) the buffer dict
-        physics.mask = mask[index]
-    return physics
+    return with_mask(physics, mask[index]) if torch.is_tensor(mask) and mask.shape[0] > 1 else physics
 
 
 class PaGoDASolver(nn.Module):
