@@ -49,8 +49,8 @@ def methods(args) -> dict:
     if args.model:
         from pagoda_inverse.autoencoder import load
         model = load(args.model)
-        native = task_settings("superres", {"latent": {"steps": 0, "model_error": 0.0, "restarts": 0}})
-        full = task_settings("superres")
+        native = task_settings("superres", {"latent": {"steps": 0, "model_error": 0.0, "restarts": 0}}, args.model)
+        full = task_settings("superres", model=args.model)
         m["pagoda_native"] = lambda y: restore_tiled(model, y, Downsampling(SCALE), None, native, args.overlap)[0]
         m["pagoda"] = lambda y: restore_tiled(model, y, Downsampling(SCALE), None, full, args.overlap)[0]
     return m

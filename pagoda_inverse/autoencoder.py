@@ -33,6 +33,7 @@ class PaGoDA(nn.Module):
         self.levels = levels  # the encoder's Karras levels: those the decoders were trained on
         self.G = nn.ModuleDict({str(G.resolution): G.eval().requires_grad_(False) for G in decoders})
         self.classifier = classifier  # images in [0, 1] -> class logits; infers unknown labels
+        self.name = None  # the shipped name (load() sets it): picks its task settings ([MODEL.TASK] in tasks.toml)
 
     @property
     def teacher_resolution(self) -> int:
@@ -161,7 +162,9 @@ def load(name: str = "fmnist", device: str | torch.device = "cpu") -> PaGoDA:
     (file or shipped name) and decoder files, joined by commas."""
     if name in SHIPPED:
         spec = SHIPPED[name]
-        return from_files(spec["teacher"], spec["decoders"], device, spec.get("classifier"))
+        model = from_files(spec["teacher"], spec["decoders"], device, spec.get("classifier"))
+        model.name = name
+        return model
     teacher, *decoders = name.split(",")
     if not decoders:
         raise checkpoint.CheckpointError(f"unknown model {name!r}: give a shipped one ({', '.join(SHIPPED)}) "

@@ -125,7 +125,7 @@ def run_method(m: dict, model, y: torch.Tensor, physics, labels: torch.Tensor | 
         given = labels if m.get("labels", "true") == "true" else None
         return peer_solver(kind, load_teacher(m.get("prior", "fmnist-peer-32")), given, physics,
                            **m.get("settings", {}))(y, physics), {}
-    settings = task_settings(task, m.get("settings"))
+    settings = task_settings(task, m.get("settings"), model.name)
     given = labels if m.get("labels", "true") == "true" else None
     r = restore(model, y, physics, given, settings)
     extra = {"std": r.std}
@@ -141,7 +141,7 @@ def nfe(m: dict, model, task: str) -> int:
         return peer_nfe(m["method"], m.get("settings"))
     if m["method"] != "pagoda":
         return 0
-    s = task_settings(task, m.get("settings"))
+    s = task_settings(task, m.get("settings"), model.name)
     chains = 1 + s.latent.restarts
     encoder = 2 * (model.levels - 1)
     classify = 1 if m.get("labels", "true") != "true" else 0
@@ -232,7 +232,7 @@ def run(spec: Spec, out_dir: str | Path, run_dir: str | Path, n: int | None = No
         # A record counts only for this very method, operator, images and (PaGoDA) resolved task settings:
         # a change to configs/tasks.toml makes the old records stale.
         key = {"method": m, "operator": spec.operator, "data": spec.data,
-               **({"settings": to_dict(task_settings(spec.task, m.get("settings")))} if m["method"] == "pagoda" else {})}
+               **({"settings": to_dict(task_settings(spec.task, m.get("settings"), spec.model))} if m["method"] == "pagoda" else {})}
         done = [r for r in done if r["spec"] == key]
         starts = {r["start"] for r in done}
         chunk, n_m = int(m.get("batch", batch)), min(len(x_all), int(m.get("n", len(x_all))))

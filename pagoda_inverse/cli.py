@@ -439,8 +439,9 @@ def write_output(x, out: str, alpha=None) -> None:
 
 def run_restoration(task: str, image: str, out: str, uncertainty: str | None, model_name: str, device: str,
                     resize: bool, label: int | None, noise: float, steps: int | None, seed: int,
-                    sides, make_physics, **latent):
-    """The body of superres, inpaint and deblur: y -> solvers.restore -> x (and the spread map).
+                    sides, make_physics, compare: str | None = None, **latent):
+    """The body of superres, inpaint and deblur: y -> solvers.restore -> x (and the spread map; for
+    superres, `compare` = a strip of the input, bicubic and x at the output size).
 
     sides(model) -> (the input sides the task takes, a phrase naming them for the error);
     make_physics((h, w), y, noise, seed) -> the operator at the working size, y being the input as
@@ -452,6 +453,10 @@ def run_restoration(task: str, image: str, out: str, uncertainty: str | None, mo
         check_output(uncertainty, "--uncertainty")
         if Path(uncertainty).resolve() == Path(out).resolve():
             raise UserError("--uncertainty and --out name the same file")
+    if compare is not None:
+        check_output(compare, "--compare")
+        if Path(compare).resolve() in {Path(p).resolve() for p in (out, uncertainty) if p is not None}:
+            raise UserError("--compare names the same file as another output")
     if noise < 0:
         raise UserError(f"--noise {noise}: a standard deviation is >= 0")
     read_image(image)  # a bad file fails before the model loads
@@ -469,7 +474,7 @@ def run_restoration(task: str, image: str, out: str, uncertainty: str | None, mo
     y = y.to(model._device())
     if task == "inpaint":  # the input is x with holes: whatever the missing pixels hold is ignored
         y = physics.A(y)
-    settings = task_settings(task)
+    settings = task_settings(task, model=model_name)
     settings.latent.seed = seed
     for key, value in latent.items():
         setattr(settings.latent, key, value)
@@ -489,6 +494,14 @@ def run_restoration(task: str, image: str, out: str, uncertainty: str | None, mo
         write_output((SPREAD_GAIN * std).clamp(max=1), uncertainty)
         click.echo(f"wrote {uncertainty}: spread mean {std.mean():.4f}, max {std.max():.4f} "
                    f"(white = a spread of {1 / SPREAD_GAIN:g} or more)")
+    if compare is not None:
+        import torch
+        from .data import make_grid, upsample_nearest
+        from .solvers import upscale
+        y_in = y.clamp(0, 1)
+        strip = torch.cat([upsample_nearest(y_in, x.shape[-2:]), upscale(y_in, physics.factor, "bicubic"), x.to(y.device)])
+        write_output(make_grid(strip.cpu(), nrow=3, pad=2)[None], compare)
+        click.echo(f"wrote {compare}: input (nearest) | bicubic | PaGoDA")
 
 
 def model_sides(model) -> tuple[list[int], str]:
@@ -501,8 +514,10 @@ def model_sides(model) -> tuple[list[int], str]:
 @click.argument("image", type=click.Path())
 @click.option("--scale", type=int, default=None, help="Upscaling factor (default: the task's, 4 for fmnist).")
 @click.option("--native", is_flag=True, help="G(Enc(y)) only: no latent optimisation, no data-consistency step.")
+@click.option("--compare", type=click.Path(), default=None,
+              help="Also write the input (nearest), bicubic and the output side by side, at the output size.")
 @model_options(restoration=True)
-def superres_cmd(image, scale, native, **kw):
+def superres_cmd(image, scale, native, compare, **kw):
     """Super-resolve IMAGE (the low-resolution y) by --scale: PaGoDA's restoration with y = downsample(x) + n.
 
     The output is IMAGE's size times the scale, one of the model's resolutions; IMAGE is at least the
@@ -513,7 +528,7 @@ def superres_cmd(image, scale, native, **kw):
       pagoda-inverse superres shirt_8.png -o shirt_32.png --uncertainty spread.png"""
     from .physics import Downsampling
     from .solvers import task_settings
-    scale = task_settings("superres").scale if scale is None else scale
+    scale = task_settings("superres", model=kw["model_name"]).scale if scale is None else scale
     latent = {}
     if native:
         if kw["steps"]:
@@ -532,7 +547,7 @@ def superres_cmd(image, scale, native, **kw):
                        f"{one_of(f'{s}x{s} (to {s * scale}x{s * scale})' for s in sides)}")
 
     run_restoration("superres", image, sides=sides, make_physics=lambda size, y, noise, seed: Downsampling(scale, noise),
-                    **kw, **latent)
+                    compare=compare, **kw, **latent)
 
 
 @main.command("inpaint")

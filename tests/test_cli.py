@@ -11,6 +11,7 @@ import pagoda_inverse.autoencoder
 from pagoda_inverse.cli import main
 from pagoda_inverse.data import FASHION_MNIST_CLASSES, downsample, fashion_mnist_32, load_image, save_image
 from pagoda_inverse.data.images import ImageError
+from pagoda_inverse.solvers import upscale
 
 from conftest import FIXTURE_FMNIST, cli
 
@@ -171,11 +172,19 @@ def test_superres_infers_the_class_and_writes_the_spread(images, tmp_path):
     assert "spread mean" in r.stdout and "white = a spread of 0.25 or more" in r.stdout
 
 
-def test_superres_scale_2_native_and_given_label(images, tmp_path):
+def test_superres_scale_2_native_and_given_label_with_the_comparison_strip(images, tmp_path):
     d, _ = images
-    r = run("superres", d / "x8.png", "--scale", 2, "--native", "--label", 3, "-o", tmp_path / "sr.png")
+    out, strip = tmp_path / "sr.png", tmp_path / "strip.png"
+    r = run("superres", d / "x8.png", "--scale", 2, "--native", "--label", 3, "-o", out, "--compare", strip)
     assert r.exit_code == 0, r.stderr
-    assert "inferred" not in r.stdout and uint8(tmp_path / "sr.png").shape == (16, 16)
+    assert "inferred" not in r.stdout and uint8(out).shape == (16, 16)
+    s = load_image(strip)[0]
+    assert s.shape == (16 + 4, 3 * 16 + 8)  # input, bicubic, output at 16x16, 2 px padding
+    tiles = [s[2:18, 2 + 18 * i: 18 + 18 * i] for i in range(3)]
+    x8 = load_image(d / "x8.png")[None]
+    assert torch.allclose(tiles[0], x8.repeat_interleave(2, -1).repeat_interleave(2, -2)[0, 0], atol=1 / 255)
+    assert torch.allclose(tiles[1], upscale(x8, 2, "bicubic")[0, 0], atol=1 / 255)
+    assert torch.equal(tiles[2], load_image(out)[0])
 
 
 def test_superres_resize_brings_the_input_to_the_needed_size(images, tmp_path):
@@ -270,6 +279,7 @@ def error_cases(d, out):
         "out is a folder": ["inpaint", x, "--box", 4, "-o", d / "folder.png"],
         "out not an image": ["superres", d / "x8.png", "-o", d / "out.txt"],
         "uncertainty folder": ["superres", d / "x8.png", "-o", out, "--uncertainty", d / "no" / "std.png"],
+        "compare is the output": ["superres", d / "x8.png", "-o", out, "--compare", out],
         "superres size": ["superres", x, "-o", out],
         "inpaint size": ["inpaint", d / "x20.png", "--box", 4, "-o", out],
         "non-square transfer": ["transfer", d / "wide.png", "--to-class", 1, "-o", out],
@@ -291,7 +301,7 @@ EXPECTED = {  # what the one line must say
     "mask of another size": "the mask is 16x16", "gaussian:abc": "gaussian:abc", "motion:7": "motion:7",
     "wobble:3": "no such kernel image", "--label 12": "0..9", "--to-class -1": "0..9", "--label-b 10": "0..9",
     "unknown model": "unknown model 'nosuch'", "missing folder": "does not exist", "out is a folder": "is a folder",
-    "out not an image": ".png", "uncertainty folder": "--uncertainty", "superres size": "8x8",
+    "out not an image": ".png", "uncertainty folder": "--uncertainty", "compare is the output": "--compare", "superres size": "8x8",
     "inpaint size": "resize it to 16x16", "non-square transfer": "32x40", "bad scale": "2 or 4", "scale 0": "--scale 0",
     "two masks": "--box, --random", "no mask": "none", "bad box": "TOP,LEFT,HEIGHT,WIDTH", "box too big": "does not fit",
     "random fraction": "[0, 1)", "negative noise": "--noise -0.1", "encode to a folder": "is a folder",

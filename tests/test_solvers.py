@@ -94,6 +94,19 @@ def test_task_settings_overrides_and_errors():
         task_settings("inpaint", {"latent": {"stepz": 7}})
 
 
+def test_a_models_own_task_settings_sit_between_the_defaults_and_the_overrides(tmp_path, monkeypatch):
+    from pagoda_inverse.solvers import settings
+    toml = tmp_path / "tasks.toml"
+    toml.write_text("[superres]\nscale = 4\n[superres.latent]\nsteps = 30\nlr = 0.1\n"
+                    "[photo.superres.latent]\nsteps = 0\n")
+    monkeypatch.setattr(settings, "TASKS_TOML", toml)
+    assert task_settings("superres").latent.steps == 30
+    st = task_settings("superres", model="photo")
+    assert st.latent.steps == 0 and st.latent.lr == 0.1 and st.scale == 4  # the rest from [superres]
+    assert task_settings("superres", {"latent": {"steps": 5}}, model="photo").latent.steps == 5
+    assert task_settings("superres", model="fmnist").latent.steps == 30  # no section of its own
+
+
 def test_inpainting_beats_biharmonic_keeps_pixels_and_spreads_only_where_unknown(model, images):
     x, labels = images
     physics = Inpainting(box_mask((32, 32), 12))

@@ -42,7 +42,7 @@ def restore(model, y: torch.Tensor, physics, labels=None, settings: TaskSettings
     """Restore y (B, C, h, w) in [0, 1] measured through `physics`; labels None on a class-conditional
     model are inferred (TaskSettings.label_method, label_candidates; solvers/labels.py)."""
     task = task_of(physics)
-    settings = settings or task_settings(task)
+    settings = settings or task_settings(task, model=getattr(model, "name", None))
     s = noise_std(physics)
     device = model._device()
     y = y.to(device, torch.float32)

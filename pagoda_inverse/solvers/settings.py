@@ -1,5 +1,6 @@
 """Each task's solver settings, one place for the CLI, the API and the benchmarks: the defaults
-live in pagoda_inverse/configs/tasks.toml; a benchmark spec or a caller overrides any key."""
+live in pagoda_inverse/configs/tasks.toml ([TASK], then a shipped model's own [MODEL.TASK] on top);
+a benchmark spec or a caller overrides any key."""
 import copy
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,14 +42,21 @@ class TaskSettings:
     latent: LatentSettings = field(default_factory=LatentSettings)
 
 
-def task_settings(task: str, overrides: dict | None = None) -> TaskSettings:
-    """The defaults of `task` (one of TASKS) with `overrides` (a dict shaped as the TOML section) on top."""
-    if task not in TASKS:
-        raise ValueError(f"unknown task {task!r}; use one of {', '.join(TASKS)}")
-    d = copy.deepcopy(load_toml(TASKS_TOML)[task])
-    for k, v in (overrides or {}).items():
+def _merge(d: dict, overrides: dict) -> None:
+    for k, v in overrides.items():
         if isinstance(v, dict):
             d.setdefault(k, {}).update(v)
         else:
             d[k] = v
+
+
+def task_settings(task: str, overrides: dict | None = None, model: str | None = None) -> TaskSettings:
+    """The defaults of `task` (one of TASKS); then, for a shipped model's name, that model's section
+    [MODEL.TASK] if tasks.toml has one; then `overrides` (a dict shaped as the TOML section)."""
+    if task not in TASKS:
+        raise ValueError(f"unknown task {task!r}; use one of {', '.join(TASKS)}")
+    table = load_toml(TASKS_TOML)
+    d = copy.deepcopy(table[task])
+    _merge(d, table.get(model, {}).get(task, {}) if model not in TASKS else {})
+    _merge(d, overrides or {})
     return from_dict(TaskSettings, d, task)
