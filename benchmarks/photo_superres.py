@@ -20,23 +20,13 @@ from pathlib import Path
 import torch
 
 from pagoda_inverse.data import make_grid, save_image, upsample_nearest
-from pagoda_inverse.data.photos import VALIDATION, skimage_photo
+from pagoda_inverse.data.photos import VALIDATION, skimage_photo, validation_crops
 from pagoda_inverse.data.resize import LOWRES_KERNELS, degrade
 from pagoda_inverse.metrics import lpips_distance, psnr, ssim
 from pagoda_inverse.physics import Downsampling
 from pagoda_inverse.solvers import restore_tiled, task_settings, upscale
 
 CROP, SCALE = 256, 4
-
-
-def validation_crops() -> dict[str, torch.Tensor]:
-    """The centre CROP x CROP of each validation photo, (1, 3, CROP, CROP) in [0, 1]."""
-    out = {}
-    for name in VALIDATION:
-        x = skimage_photo(name)
-        top, left = (x.shape[-2] - CROP) // 2, (x.shape[-1] - CROP) // 2
-        out[name] = x[None, :, top:top + CROP, left:left + CROP].contiguous()
-    return out
 
 
 def methods(args) -> dict:
@@ -92,7 +82,7 @@ def main():
     if args.large and not args.model:
         ap.error("--large times PaGoDA: give --model")
 
-    crops, fns = validation_crops(), methods(args)
+    crops, fns = validation_crops(CROP), methods(args)
     rows, outputs = {}, {}
     for kernel in LOWRES_KERNELS:
         for name, x in crops.items():

@@ -12,6 +12,8 @@ and the methods:
     [operator]   kind = "inpainting", box = 12    (or random = 0.7, mask = "m.png"; downsampling: factor;
                  blur: blur = "gaussian:1.5")     noise = 0.02 (std, [0, 1] units)
     [data]       dataset = "fashion_mnist", split = "test", first = 0, n = 500, seed = 0, batch = 50
+                 (or dataset = "photos", crop = 256: the four held-out photos' centre crops; a model that
+                 tiles, the photo model, restores them one at a time in blended tiles)
     [methods.pagoda]  method = "pagoda", labels = "true" | "inferred", settings = {...} (task overrides)
     [methods.biharmonic]  method = "biharmonic"   (nearest, bilinear, bicubic, richardson_lucy, wiener)
     [methods.dps]     method = "dps" (or "diffpir", "ddrm": deepinv's, solvers/peers.py), prior = "fmnist-peer-32",
@@ -37,7 +39,7 @@ from .config import ConfigError, load_toml, to_dict
 from .distributed import setup_distributed
 from .metrics import lpips_distance, psnr, ssim
 from .physics import Blur, Downsampling, Inpainting, box_mask, mask_from_image, parse_blur, random_mask
-from .solvers import biharmonic, restore, richardson_lucy, task_settings, upscale, wiener
+from .solvers import biharmonic, restore, restore_tiled, richardson_lucy, task_of, task_settings, upscale, wiener
 from .solvers.peers import PEERS, peer_nfe
 
 CLASSICAL = ("nearest", "bilinear", "bicubic", "biharmonic", "richardson_lucy", "wiener")
@@ -104,6 +106,9 @@ def load_images(data: dict) -> tuple[torch.Tensor, torch.Tensor | None]:
         x, y = fashion_mnist_32(data.get("split", "test"), data.get("root"))
         first, n = int(data.get("first", 0)), int(data.get("n", 100))
         return (x[first:first + n] + 1) / 2, y[first:first + n]
+    if data["dataset"] == "photos":  # the held-out validation photos' centre crops (data/photos.py)
+        from .data.photos import validation_crops
+        return torch.cat(list(validation_crops(int(data.get("crop", 256))).values())), None
     raise ConfigError(f"[data] unknown dataset {data.get('dataset')!r}")
 
 
@@ -127,11 +132,25 @@ def run_method(m: dict, model, y: torch.Tensor, physics, labels: torch.Tensor | 
                            **m.get("settings", {}))(y, physics), {}
     settings = task_settings(task, m.get("settings"), model.name)
     given = labels if m.get("labels", "true") == "true" else None
+    if model.tiles:  # any size, one image at a time in blended tiles (solvers.restore_tiled)
+        from .solvers.latent import with_mask
+        masks = getattr(physics, "mask", None)
+        per_image = masks is not None and masks.shape[0] > 1
+        outs = [restore_tiled(model, y[i:i + 1], with_mask(physics, masks[i:i + 1]) if per_image else physics, None, settings)
+                for i in range(len(y))]
+        return torch.cat([o[0] for o in outs]), {"std": torch.cat([o[1] for o in outs]), "tiles": tile_count(model, physics, y)}
     r = restore(model, y, physics, given, settings)
     extra = {"std": r.std}
     if r.labels is not None and labels is not None:
         extra["label_correct"] = (r.labels.cpu() == labels).float().tolist()
     return r.x, extra
+
+
+def tile_count(model, physics, y: torch.Tensor) -> int:
+    """The tiles restore_tiled cuts one image of y into (its defaults: a quarter-tile overlap)."""
+    from .solvers.tiles import tile_starts
+    tile = model.teacher_resolution if task_of(physics) == "superres" else model.resolutions[-1]
+    return math.prod(len(tile_starts(max(n, tile), tile, tile // 4)) for n in y.shape[-2:])
 
 
 def nfe(m: dict, model, task: str) -> int:
@@ -257,7 +276,7 @@ def run(spec: Spec, out_dir: str | Path, run_dir: str | Path, n: int | None = No
                     t = time.time()
                     x_hat, extra = run_method(m, model, y, physics, lab, spec.task)
                     rec["seconds"] = time.time() - t
-                    rec["nfe"] = nfe(m, model, spec.task)
+                    rec["nfe"] = nfe(m, model, spec.task) * extra.get("tiles", 1)
                     rec.update(score(x_hat, x, extra))
                     if start == 0:
                         rows = [i for i in figure if i < len(x)]

@@ -103,3 +103,32 @@ def cli(*args, env=None, **kw) -> subprocess.CompletedProcess:
     """Run the installed CLI entry point in a subprocess."""
     return subprocess.run([sys.executable, "-m", "pagoda_inverse.cli", *map(str, args)], capture_output=True, text=True,
                           env={**os.environ, **(env or {})}, **kw)
+
+
+@pytest.fixture(scope="session")
+def tiny_photo_model(tmp_path_factory):
+    """An untrained unconditional RGB autoencoder (teacher at 8x8, decoders at 8 and 16) as files: the
+    shape of the photo model, so the commands take any image size in tiles."""
+    import copy
+
+    import torch
+
+    from pagoda_inverse import checkpoint
+    from pagoda_inverse.nets import UNetConfig
+    from pagoda_inverse.pagoda import Decoder
+    from pagoda_inverse.pagoda.decoder import save_decoder_meta
+    from pagoda_inverse.pagoda.latents import file_hash
+    from pagoda_inverse.teacher import build_teacher, save_teacher
+
+    d = tmp_path_factory.mktemp("photo_model")
+    torch.manual_seed(0)
+    D = build_teacher(UNetConfig(resolution=8, channels=3, model_channels=16, channel_mult=[1, 2], num_res_blocks=1,
+                                 attn_resolutions=[], dropout=0.0, num_classes=0))
+    save_teacher(d / "t.safetensors", D)
+    G8 = Decoder.from_teacher(D)
+    G16 = copy.deepcopy(G8)
+    G16.grow()
+    for G in (G8, G16):
+        checkpoint.save(d / f"g{G.resolution}.safetensors",
+                        *save_decoder_meta(G, file_hash(d / "t.safetensors"), training={"config": {"latents": {"levels": 4}}}))
+    return ",".join(str(d / f) for f in ("t.safetensors", "g8.safetensors", "g16.safetensors"))

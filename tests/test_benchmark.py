@@ -173,3 +173,54 @@ settings = {{ max_iter = 3 }}
         bad = tmp_path / "bad.toml"
         bad.write_text(path.read_text().replace("batch = 1\n", "batch = 2\n", 1))
         benchmark.load_spec(bad)
+
+
+PHOTO_SPEC = """
+title = "tiny photos"
+task = "inpaint"
+model = "{model}"
+
+[operator]
+kind = "inpainting"
+box = 6
+
+[data]
+dataset = "photos"
+crop = 20
+batch = 2
+
+[methods.pagoda]
+method = "pagoda"
+settings = {{ latent = {{ steps = 1, restarts = 1 }} }}
+
+[methods.biharmonic]
+method = "biharmonic"
+"""
+
+
+def test_photo_specs_run_the_validation_crops_in_tiles(tiny_photo_model, tmp_path):
+    """dataset = "photos": the four held-out crops; a model that tiles restores each in blended tiles,
+    keeps the observed pixels, and counts its network evaluations over all of an image's tiles."""
+    from pagoda_inverse.autoencoder import load
+    from pagoda_inverse.data.photos import validation_crops
+    path = tmp_path / "photo.toml"
+    path.write_text(PHOTO_SPEC.format(model=tiny_photo_model))
+    result = benchmark.run(benchmark.load_spec(path), tmp_path / "out", tmp_path / "runs", progress=False)
+    r = result["methods"]
+    assert r["pagoda"]["images"] == r["biharmonic"]["images"] == 4 and not r["pagoda"]["failed_batches"]
+    per_tile = benchmark.nfe(r["pagoda"]["config"], load(tiny_photo_model), "inpaint")
+    assert r["pagoda"]["nfe_per_image"] == per_tile * 4  # 20x20 in 16x16 tiles, a quarter overlap: 2 x 2
+    x = torch.cat(list(validation_crops(20).values()))
+    fig = benchmark.checkpoint.load(tmp_path / "runs" / "photo" / "pagoda_figure.safetensors")[0]
+    assert torch.equal(fig["x"], x[:2])
+    mask = benchmark.box_mask((20, 20), 6)
+    assert torch.allclose(fig["x_hat"] * mask, x[:2] * mask, atol=1e-5)  # the observed pixels are put back
+
+
+def test_every_shipped_spec_loads():
+    from pathlib import Path
+    specs = sorted((Path(__file__).resolve().parent.parent / "tasks").glob("*.toml"))
+    assert len(specs) >= 10
+    for path in specs:
+        spec = benchmark.load_spec(path)
+        benchmark.make_physics(spec.operator, (64, 64), 0)  # the operator parses

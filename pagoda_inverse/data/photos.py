@@ -136,6 +136,16 @@ def cached_photo_patches(n: int, seed: int = 0, cache_dir: str | Path | None = N
     return x
 
 
+def validation_crops(size: int = 256) -> dict[str, torch.Tensor]:
+    """The centre size x size of each VALIDATION photo, (1, 3, size, size) in [0, 1] (the photo benchmarks)."""
+    out = {}
+    for name in VALIDATION:
+        x = skimage_photo(name)
+        top, left = (x.shape[-2] - size) // 2, (x.shape[-1] - size) // 2
+        out[name] = x[None, :, top:top + size, left:left + size].contiguous()
+    return out
+
+
 def validation_patches(n: int, seed: int = 0) -> torch.Tensor:
     """(n, 3, 64, 64) uint8 patches of the held-out VALIDATION photos, drawn as the training patches are."""
     return photo_patches(n, seed, sources=[f"skimage:{name}" for name in VALIDATION])
