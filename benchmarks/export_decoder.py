@@ -2,12 +2,13 @@
 
 For each run output, decodes the same 1000 prior latents with the float32 and the float16 weights
 (both computed in float32), reports the largest pixel difference, the PSNR between the two and,
-for a class-conditional decoder, the class accuracy of both, and summarises each run's log into the results file (merged with the
-entries of decoders not exported this time).
+for a class-conditional decoder, the class accuracy of both (for a photo decoder, both restoring
+held-out patches: benchmarks/photo_decoder_eval.py), and summarises each run's log into the
+results file (merged with the entries of decoders not exported this time).
 
     python benchmarks/export_decoder.py runs/decoder_fmnist_{8,16,32}/final.safetensors \
         --out-dir pagoda_inverse/weights --prefix fmnist_decoder
-    python benchmarks/export_decoder.py runs/decoder_photo_{16,32,64}/final.safetensors \
+    python benchmarks/export_decoder.py runs/decoder_photo_16/final.safetensors \
         --out-dir pagoda_inverse/weights --prefix photo_decoder --results pagoda_inverse/weights/photo_decoder.metrics.json
 """
 import argparse
@@ -28,7 +29,10 @@ def run_summary(log_path: Path, meta: dict) -> dict:
     rows = [json.loads(line) for line in log_path.read_text().splitlines()]
     tail = rows[-max(1, len(rows) // 10):]
     losses = {k: sum(r[k] for r in tail) / len(tail) for k in ("L_rec", "L_G", "L_D", "w") if k in tail[0]}
+    # elapsed_s restarts with each process of a resumed run: the run's time is the sum of each process's last.
+    ends = [a["elapsed_s"] for a, b in zip(rows, rows[1:]) if b["elapsed_s"] < a["elapsed_s"]] + [rows[-1]["elapsed_s"]]
     return {"steps": rows[-1]["step"], "kimg": rows[-1]["kimg"], "wall_minutes_of_last_process": rows[-1]["elapsed_s"] / 60,
+            "wall_minutes_logged": sum(ends) / 60, "processes": len(ends),
             "images_per_s_median": statistics.median(r["images_per_s"] for r in rows), "final_losses": losses,
             "config": meta["training"]["config"]}
 
@@ -39,6 +43,7 @@ def main():
     ap.add_argument("--out-dir", required=True)
     ap.add_argument("--prefix", default="fmnist_decoder")
     ap.add_argument("--n", type=int, default=1000)
+    ap.add_argument("--heldout", type=int, default=200, help="held-out photo patches an unconditional decoder restores")
     ap.add_argument("--results", default="pagoda_inverse/weights/fmnist_decoder.metrics.json")
     args = ap.parse_args()
 
@@ -64,6 +69,9 @@ def main():
                "max_abs_pixel_difference": (a - b).abs().max().item(), "psnr_fp16_vs_fp32_db": psnr(b, a).mean().item()}
         if K:
             row |= {"class_accuracy_fp32": class_accuracy(a, y), "class_accuracy_fp16": class_accuracy(b, y)}
+        else:  # a photo decoder: restoring held-out patches through its teacher's encoder, float32 and float16
+            from photo_decoder_eval import heldout_scores  # benchmarks/, this script's folder
+            row |= {"heldout_fp32": heldout_scores(path, args.heldout), "heldout_fp16": heldout_scores(out, args.heldout)}
         row["training"] = run_summary(Path(path).parent / "log.jsonl", meta)
         result["decoders"][str(G32.resolution)] = row
         print(G32.resolution, row, flush=True)

@@ -43,6 +43,10 @@ def methods(args) -> dict:
         full = task_settings("superres", model=args.model)
         m["pagoda_native"] = lambda y: restore_tiled(model, y, Downsampling(SCALE), None, native, args.overlap)[0]
         m["pagoda"] = lambda y: restore_tiled(model, y, Downsampling(SCALE), None, full, args.overlap)[0]
+        for variant in args.variant:  # NAME=JSON: task settings overrides on top of the model's defaults
+            name, _, overrides = variant.partition("=")
+            st = task_settings("superres", json.loads(overrides), args.model)
+            m[f"pagoda_{name}"] = lambda y, st=st: restore_tiled(model, y, Downsampling(SCALE), None, st, args.overlap)[0]
     return m
 
 
@@ -74,6 +78,8 @@ def main():
     ap.add_argument("--model", default=None, help="a PaGoDA autoencoder (shipped name or TEACHER,DECODER,...)")
     ap.add_argument("--srnet", default=None, help="the plain x4 network's file (pagoda-inverse train srnet)")
     ap.add_argument("--overlap", type=int, default=None, help="tile overlap in input pixels (default: a quarter tile)")
+    ap.add_argument("--variant", action="append", default=[], metavar="NAME=JSON",
+                    help='another PaGoDA setting to measure, e.g. dc0=\'{"latent": {"model_error": 0}}\' (repeatable)')
     ap.add_argument("--large", action="store_true",
                     help="also time `pagoda-inverse superres` (--model) on a 256x256 input (1024x1024 out) and its peak memory")
     ap.add_argument("--out", default="benchmarks/results/photo_superres.json")

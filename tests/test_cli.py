@@ -163,7 +163,7 @@ def uint8(path) -> np.ndarray:
 def test_superres_infers_the_class_and_writes_the_spread(images, tmp_path):
     d, labels = images
     out, std = tmp_path / "sr.png", tmp_path / "std.png"
-    r = run("superres", d / "x8.png", "-o", out, "--steps", 3, "--uncertainty", std)
+    r = run("superres", d / "x8.png", "--model", "fmnist", "-o", out, "--steps", 3, "--uncertainty", std)
     assert r.exit_code == 0, r.stderr
     assert f"inferred class {labels[0]} ({FASHION_MNIST_CLASSES[labels[0]]})" in r.stdout
     assert uint8(out).shape == (32, 32)
@@ -175,7 +175,7 @@ def test_superres_infers_the_class_and_writes_the_spread(images, tmp_path):
 def test_superres_scale_2_native_and_given_label_with_the_comparison_strip(images, tmp_path):
     d, _ = images
     out, strip = tmp_path / "sr.png", tmp_path / "strip.png"
-    r = run("superres", d / "x8.png", "--scale", 2, "--native", "--label", 3, "-o", out, "--compare", strip)
+    r = run("superres", d / "x8.png", "--model", "fmnist", "--scale", 2, "--native", "--label", 3, "-o", out, "--compare", strip)
     assert r.exit_code == 0, r.stderr
     assert "inferred" not in r.stdout and uint8(out).shape == (16, 16)
     s = load_image(strip)[0]
@@ -189,7 +189,7 @@ def test_superres_scale_2_native_and_given_label_with_the_comparison_strip(image
 
 def test_superres_resize_brings_the_input_to_the_needed_size(images, tmp_path):
     d, _ = images
-    r = run("superres", d / "x.png", "--resize", "--native", "-o", tmp_path / "sr.png")
+    r = run("superres", d / "x.png", "--model", "fmnist", "--resize", "--native", "-o", tmp_path / "sr.png")
     assert r.exit_code == 0, r.stderr
     assert "resized to 8x8" in r.stdout and uint8(tmp_path / "sr.png").shape == (32, 32)
 
@@ -197,7 +197,7 @@ def test_superres_resize_brings_the_input_to_the_needed_size(images, tmp_path):
 def test_inpaint_keeps_the_observed_pixels(images, tmp_path):
     d, _ = images
     out = tmp_path / "filled.png"
-    r = run("inpaint", d / "x.png", "--box", 12, "--steps", 3, "-o", out)
+    r = run("inpaint", d / "x.png", "--model", "fmnist", "--box", 12, "--steps", 3, "-o", out)
     assert r.exit_code == 0, r.stderr
     x, x_hat = uint8(d / "x.png"), uint8(out)
     observed = np.ones((32, 32), bool)
@@ -208,19 +208,19 @@ def test_inpaint_keeps_the_observed_pixels(images, tmp_path):
 
 def test_inpaint_random_and_mask_files(images, tmp_path):
     d, _ = images
-    r = run("inpaint", d / "x.png", "--random", 0.5, "--steps", 2, "-o", tmp_path / "a.png")
+    r = run("inpaint", d / "x.png", "--model", "fmnist", "--random", 0.5, "--steps", 2, "-o", tmp_path / "a.png")
     assert r.exit_code == 0, r.stderr
     mask = np.zeros((32, 32), np.uint8)
     mask[:, :16] = 255  # left half observed
     Image.fromarray(mask).save(tmp_path / "mask.png")
-    r = run("inpaint", d / "x.png", "--mask", tmp_path / "mask.png", "--steps", 2, "-o", tmp_path / "b.png")
+    r = run("inpaint", d / "x.png", "--model", "fmnist", "--mask", tmp_path / "mask.png", "--steps", 2, "-o", tmp_path / "b.png")
     assert r.exit_code == 0, r.stderr
     assert np.array_equal(uint8(tmp_path / "b.png")[:, :16], uint8(d / "x.png")[:, :16])
 
 
 def test_inpaint_resize_crops_a_non_square_image(images, tmp_path):
     d, _ = images
-    r = run("inpaint", d / "wide.png", "--resize", "--box", 8, "--label", 0, "--steps", 2, "-o", tmp_path / "w.png")
+    r = run("inpaint", d / "wide.png", "--model", "fmnist", "--resize", "--box", 8, "--label", 0, "--steps", 2, "-o", tmp_path / "w.png")
     assert r.exit_code == 0, r.stderr
     assert "32x40 centre-cropped to a square and resized to 32x32" in r.stdout
     assert uint8(tmp_path / "w.png").shape == (32, 32)
@@ -229,7 +229,7 @@ def test_inpaint_resize_crops_a_non_square_image(images, tmp_path):
 def test_alpha_is_carried_through(images, tmp_path):
     d, _ = images
     out = tmp_path / "sr.png"
-    r = run("superres", d / "x8_rgba.png", "--steps", 2, "-o", out)
+    r = run("superres", d / "x8_rgba.png", "--model", "fmnist", "--steps", 2, "-o", out)
     assert r.exit_code == 0, r.stderr
     with Image.open(out) as im:
         assert im.mode == "LA" and im.size == (32, 32)  # the model's one channel plus the input's alpha
@@ -239,7 +239,7 @@ def test_alpha_is_carried_through(images, tmp_path):
 
 def test_deblur(images, tmp_path):
     d, _ = images
-    r = run("deblur", d / "x.png", "--blur", "gaussian:1.5", "--steps", 5, "--label", 9, "-o", tmp_path / "sharp.png")
+    r = run("deblur", d / "x.png", "--model", "fmnist", "--blur", "gaussian:1.5", "--steps", 5, "--label", 9, "-o", tmp_path / "sharp.png")
     assert r.exit_code == 0, r.stderr
     assert uint8(tmp_path / "sharp.png").shape == (32, 32)
 
@@ -267,30 +267,30 @@ def error_cases(d, out):
         "empty file": ["superres", d / "empty.png", "-o", out],
         "truncated png": ["deblur", d / "truncated.png", "--blur", "gaussian:1", "-o", out],
         "text file": ["transfer", d / "notes.png", "--to-class", 1, "-o", out],
-        "mask of another size": ["inpaint", x, "--mask", d / "mask16.png", "-o", out],
-        "gaussian:abc": ["deblur", x, "--blur", "gaussian:abc", "-o", out],
-        "motion:7": ["deblur", x, "--blur", "motion:7", "-o", out],
-        "wobble:3": ["deblur", x, "--blur", "wobble:3", "-o", out],
-        "--label 12": ["superres", d / "x8.png", "--label", 12, "-o", out],
+        "mask of another size": ["inpaint", x, "--model", "fmnist", "--mask", d / "mask16.png", "-o", out],
+        "gaussian:abc": ["deblur", x, "--model", "fmnist", "--blur", "gaussian:abc", "-o", out],
+        "motion:7": ["deblur", x, "--model", "fmnist", "--blur", "motion:7", "-o", out],
+        "wobble:3": ["deblur", x, "--model", "fmnist", "--blur", "wobble:3", "-o", out],
+        "--label 12": ["superres", d / "x8.png", "--model", "fmnist", "--label", 12, "-o", out],
         "--to-class -1": ["transfer", x, "--to-class", -1, "-o", out],
         "--label-b 10": ["interpolate", x, x, "--label-b", 10, "-o", out],
         "unknown model": ["deblur", x, "--blur", "gaussian:1", "--model", "nosuch", "-o", out],
-        "missing folder": ["superres", d / "x8.png", "-o", d / "no" / "such" / "out.png"],
-        "out is a folder": ["inpaint", x, "--box", 4, "-o", d / "folder.png"],
-        "out not an image": ["superres", d / "x8.png", "-o", d / "out.txt"],
-        "uncertainty folder": ["superres", d / "x8.png", "-o", out, "--uncertainty", d / "no" / "std.png"],
-        "compare is the output": ["superres", d / "x8.png", "-o", out, "--compare", out],
-        "superres size": ["superres", x, "-o", out],
-        "inpaint size": ["inpaint", d / "x20.png", "--box", 4, "-o", out],
+        "missing folder": ["superres", d / "x8.png", "--model", "fmnist", "-o", d / "no" / "such" / "out.png"],
+        "out is a folder": ["inpaint", x, "--model", "fmnist", "--box", 4, "-o", d / "folder.png"],
+        "out not an image": ["superres", d / "x8.png", "--model", "fmnist", "-o", d / "out.txt"],
+        "uncertainty folder": ["superres", d / "x8.png", "--model", "fmnist", "-o", out, "--uncertainty", d / "no" / "std.png"],
+        "compare is the output": ["superres", d / "x8.png", "--model", "fmnist", "-o", out, "--compare", out],
+        "superres size": ["superres", x, "--model", "fmnist", "-o", out],
+        "inpaint size": ["inpaint", d / "x20.png", "--model", "fmnist", "--box", 4, "-o", out],
         "non-square transfer": ["transfer", d / "wide.png", "--to-class", 1, "-o", out],
-        "bad scale": ["superres", d / "x8.png", "--scale", 3, "-o", out],
-        "scale 0": ["superres", d / "x8.png", "--scale", 0, "-o", out],
-        "two masks": ["inpaint", x, "--box", 4, "--random", 0.5, "-o", out],
-        "no mask": ["inpaint", x, "-o", out],
-        "bad box": ["inpaint", x, "--box", "1,2", "-o", out],
-        "box too big": ["inpaint", x, "--box", 40, "-o", out],
-        "random fraction": ["inpaint", x, "--random", 1.5, "-o", out],
-        "negative noise": ["deblur", x, "--blur", "gaussian:1", "--noise", -0.1, "-o", out],
+        "bad scale": ["superres", d / "x8.png", "--model", "fmnist", "--scale", 3, "-o", out],
+        "scale 0": ["superres", d / "x8.png", "--model", "fmnist", "--scale", 0, "-o", out],
+        "two masks": ["inpaint", x, "--model", "fmnist", "--box", 4, "--random", 0.5, "-o", out],
+        "no mask": ["inpaint", x, "--model", "fmnist", "-o", out],
+        "bad box": ["inpaint", x, "--model", "fmnist", "--box", "1,2", "-o", out],
+        "box too big": ["inpaint", x, "--model", "fmnist", "--box", 40, "-o", out],
+        "random fraction": ["inpaint", x, "--model", "fmnist", "--random", 1.5, "-o", out],
+        "negative noise": ["deblur", x, "--model", "fmnist", "--blur", "gaussian:1", "--noise", -0.1, "-o", out],
         "encode to a folder": ["encode", x, "--label", 1, "--out", d / "folder.png"],
         "sample to a missing folder": ["sample", "--out", d / "no" / "samples.png"],
     }
@@ -325,10 +325,10 @@ def test_entry_point_end_to_end(images, tmp_path):
     d, _ = images
     out, std = tmp_path / "sr.png", tmp_path / "std.png"
     env = {"OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
-    r = cli("superres", d / "x8.png", "-o", out, "--steps", 2, "--uncertainty", std, env=env)
+    r = cli("superres", d / "x8.png", "--model", "fmnist", "-o", out, "--steps", 2, "--uncertainty", std, env=env)
     assert r.returncode == 0, r.stderr
     assert uint8(out).shape == (32, 32) and std.exists()
-    r = cli("deblur", d / "x.png", "--blur", "wobble:3", "-o", tmp_path / "db.png", env=env)
+    r = cli("deblur", d / "x.png", "--model", "fmnist", "--blur", "wobble:3", "-o", tmp_path / "db.png", env=env)
     assert r.returncode == 2 and r.stderr.splitlines() == [
         "error: blur 'wobble:3': no such kernel image; expected gaussian:SIGMA, motion:LENGTH,ANGLE or a kernel image file"]
     assert not (tmp_path / "db.png").exists()
