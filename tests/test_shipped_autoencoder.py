@@ -54,6 +54,7 @@ SHIPPED_CONFIGS = {  # each shipped weight file and the repository config whose 
     "fmnist_decoder_32": ("decoder", "decoder_fmnist_32"),
     "fmnist_classifier": ("classifier", "classifier_fmnist"),
     "photo_teacher": ("teacher", "teacher_photo"),
+    "photo_decoder_16": ("decoder", "decoder_photo_16"),
 }
 
 
