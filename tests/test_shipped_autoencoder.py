@@ -55,6 +55,7 @@ SHIPPED_CONFIGS = {  # each shipped weight file and the repository config whose 
     "fmnist_classifier": ("classifier", "classifier_fmnist"),
     "photo_teacher": ("teacher", "teacher_photo"),
     "photo_decoder_16": ("decoder", "decoder_photo_16"),
+    "photo_decoder_32": ("decoder", "decoder_photo_32"),
 }
 
 
