@@ -2,7 +2,7 @@
 the task specs report 0-499): the model's classifier on the first restoration (super-resolution:
 on y, through the teacher's denoising when y is noisy), the teacher's denoising scores, or both
 summed with the teacher's weighted, and the teacher scoring only the classifier's top m classes
-(shortlist). Accuracy of the top class before any latent optimisation (the class is chosen before
+(shortlist), with and without the teacher also scoring the mirrored image (label_mirror). Accuracy of the top class before any latent optimisation (the class is chosen before
 it; restore() classifies its restoration again afterwards), and seconds per image of the scoring.
 
     python benchmarks/label_inference.py [--n 300] [--draws 4]
@@ -97,10 +97,13 @@ def main():
         # The components once; each (weight, shortlist) pair combines them as label_candidates does.
         log_c = classifier_log_probs(model, src, y if sr else None, s)
         teacher = teacher_class_scores(model, y if sr else x_init, s if sr else 0.0, draws=args.draws)
-        res = {"classifier": accuracy(log_c, labels), "teacher": accuracy(teacher, labels)}
+        teacher_m = teacher_class_scores(model, y if sr else x_init, s if sr else 0.0, draws=args.draws, mirror=True)
+        res = {"classifier": accuracy(log_c, labels), "teacher": accuracy(teacher, labels),
+               "teacher_mirror": accuracy(teacher_m, labels)}
         for w in WEIGHTS:
             for m in SHORTLISTS:
-                res[f"both_w{w:g}" + (f"_top{m}" if m else "")] = accuracy(combined(log_c, teacher, w, m), labels)
+                for suffix, t in (("", teacher), ("_mirror", teacher_m)):
+                    res[f"both_w{w:g}" + (f"_top{m}" if m else "") + suffix] = accuracy(combined(log_c, t, w, m), labels)
         # Seconds per image of the library's call, on the first images, and a check that it agrees.
         seconds, n = {}, args.n_time
         teacher_n = teacher_class_scores(model, y[:n] if sr else x_init[:n], s if sr else 0.0, draws=args.draws)
@@ -110,6 +113,9 @@ def main():
             seconds[f"top{m}" if m else "all"] = (time.perf_counter() - t0) / n
             expected = combined(log_c[:n], teacher_n, TIMED_WEIGHT, m).argmax(1)
             assert torch.equal(top[:, 0], expected), (name, m)
+        t0 = time.perf_counter()
+        top, _ = label_candidates(model, src[:n], 1, "both", y[:n] if sr else None, s, TIMED_WEIGHT, args.draws, 5, True)
+        seconds["top5_mirror"] = (time.perf_counter() - t0) / n
         res = {"accuracy": res, "seconds_per_image": seconds}
         out["tasks"][name] = res
         print(name, json.dumps({k: round(v, 3) for k, v in res["accuracy"].items()}), res["seconds_per_image"],

@@ -160,6 +160,22 @@ def test_teacher_shortlist_and_denoised_classifier_input(model, images):
     assert teacher_denoise(model, y, 0.0) is y
 
 
+def test_mirrored_teacher_scores_average_the_image_and_its_mirror(model, images):
+    x, labels = images
+    y = Downsampling(4)(x)
+    some = torch.tensor([[3, 0, 7]]).expand(len(y), -1)
+    both = teacher_class_scores(model, torch.cat([y, y.flip(-1)]), draws=2, classes=some.repeat(2, 1))
+    want = (both[:len(y)] + both[len(y):]) / 2
+    torch.testing.assert_close(teacher_class_scores(model, y, draws=2, classes=some, mirror=True), want)
+    # The mirror is left-right: an up-down flip would score other images.
+    flipped_ud = teacher_class_scores(model, torch.cat([y, y.flip(-2)]), draws=2, classes=some.repeat(2, 1))
+    assert not torch.allclose((flipped_ud[:len(y)] + flipped_ud[len(y):]) / 2, want)
+    # label_candidates passes it on.
+    top, scores = label_candidates(model, y, 1, "teacher", y, 0.0, draws=2, mirror=True)
+    full = teacher_class_scores(model, y, draws=2, mirror=True)
+    assert torch.equal(top[:, 0], full.argmax(1)) and torch.allclose(scores[:, 0], full.max(1).values)
+
+
 def test_control_transfer_and_interpolation(model, images):
     x, labels = images
     out = transfer(model, x[:2], labels[:2], torch.tensor([7, 7]))

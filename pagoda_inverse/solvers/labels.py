@@ -29,15 +29,21 @@ def _model_std(model, x: torch.Tensor, noise_std: float) -> float:
 
 @torch.no_grad()
 def teacher_class_scores(model, x: torch.Tensor, noise_std: float = 0.0, sigmas=TEACHER_SIGMAS, draws: int = 2,
-                         seed: int = 0, classes: torch.Tensor | None = None) -> torch.Tensor:
+                         seed: int = 0, classes: torch.Tensor | None = None, mirror: bool = False) -> torch.Tensor:
     """(B, num_classes) log-likelihood scores of images x in [0, 1] (brought to the teacher's size by
     `downsample`) under each class of the teacher, or (B, m) under the classes (B, m) given;
-    noise_std is the std already in x ([0, 1] units)."""
+    noise_std is the std already in x ([0, 1] units). mirror: the mean of the scores of x and of its
+    horizontal mirror, each with its own draws (for classes a mirror keeps, as Fashion-MNIST's: the
+    estimate's variance halves and the teacher's left-right bias cancels)."""
+    if classes is None:
+        classes = torch.arange(model.num_classes, device=x.device).expand(len(x), -1)
+    if mirror:
+        both = teacher_class_scores(model, torch.cat([x, x.flip(-1)]), noise_std, sigmas, draws, seed,
+                                    classes.repeat(2, 1))
+        return (both[:len(x)] + both[len(x):]) / 2
     x0 = _teacher_size(model, x)
     s = _model_std(model, x, noise_std)
     B = len(x0)
-    if classes is None:
-        classes = torch.arange(model.num_classes, device=x0.device).expand(B, -1)
     m = classes.shape[1]
     g = torch.Generator().manual_seed(seed)
     scores = torch.zeros(B, m, device=x0.device)
@@ -81,12 +87,13 @@ def combine_scores(log_c: torch.Tensor, teacher: torch.Tensor, weight: float, ke
 
 def label_candidates(model, x_init: torch.Tensor, k: int = 1, method: str = "classifier", y_low=None,
                      noise_std: float = 0.0, teacher_weight: float = 1.0, draws: int = 2,
-                     shortlist: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+                     shortlist: int = 0, mirror: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """The top-k classes (B, k) and their log-scores: from the model's classifier on the first restoration
     x_init ("classifier"; on the teacher's denoising of y_low when that is given and noisy), from the
     teacher's denoising scores ("teacher", on y_low when given, else x_init, with `draws` noise draws per
     level), or their sum with the teacher's scores weighted ("both"). shortlist m > 0 ("both"): the
-    teacher scores only the classifier's top max(m, k) classes, num_classes / m times cheaper."""
+    teacher scores only the classifier's top max(m, k) classes, num_classes / m times cheaper; mirror:
+    the teacher also scores the mirrored image (teacher_class_scores)."""
     if method not in ("classifier", "teacher", "both"):
         raise ValueError(f"label method must be classifier, teacher or both, not {method!r}")
     src = x_init if y_low is None else y_low
@@ -98,6 +105,6 @@ def label_candidates(model, x_init: torch.Tensor, k: int = 1, method: str = "cla
     if method in ("teacher", "both"):
         m = max(shortlist, k) if shortlist > 0 else K  # k finite candidates at least
         kept = log_p.topk(m, dim=1).indices if method == "both" and m < K else None
-        log_p = combine_scores(log_p, teacher_class_scores(model, src, s, draws=draws, classes=kept), teacher_weight, kept)
+        log_p = combine_scores(log_p, teacher_class_scores(model, src, s, draws=draws, classes=kept, mirror=mirror), teacher_weight, kept)
     top = log_p.topk(k, dim=1)
     return top.indices, top.values

@@ -145,7 +145,7 @@ def restore_tiled(model, y: torch.Tensor, physics, labels=None, settings: TaskSe
 
 def _infer_labels(model, x, settings: TaskSettings, k: int = 1, y_low=None, s: float = 0.0):
     return label_candidates(model, x, k, settings.label_method, y_low, s, settings.label_teacher_weight,
-                            settings.label_teacher_draws, settings.label_shortlist)
+                            settings.label_teacher_draws, settings.label_shortlist, settings.label_mirror)
 
 
 def _select(physics, index: torch.Tensor):

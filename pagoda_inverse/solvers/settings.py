@@ -36,6 +36,7 @@ class TaskSettings:
     label_teacher_weight: float = 1.0  # "both": the weight of the teacher's scores beside the classifier's
     label_teacher_draws: int = 2  # the teacher's noise draws per level (its scores' variance falls as 1/draws)
     label_shortlist: int = 0  # "both": the teacher scores only the classifier's top m classes (0: all)
+    label_mirror: bool = False  # "teacher"/"both": the teacher also scores the mirrored image (labels.py)
     label_recheck: bool = True  # classify the restoration again; re-solve the images whose class changed
     label_candidates: int = 1  # the top-k classes, each solved for...
     label_log_prob_weight: float = 0.0  # ...and chosen by objective - weight * their log-score
