@@ -23,6 +23,8 @@ SHIPPED = {
     "fmnist": {"teacher": "fmnist-teacher",
                "decoders": [WEIGHTS_DIR / f"fmnist_decoder_{r}.safetensors" for r in (8, 16, 32)],
                "classifier": WEIGHTS_DIR / "fmnist_classifier.safetensors"},
+    "photo": {"teacher": "photo-teacher",
+              "decoders": [WEIGHTS_DIR / f"photo_decoder_{r}.safetensors" for r in (16, 32, 64)]},
 }
 
 

@@ -295,10 +295,12 @@ SPREAD_GAIN = 4  # --uncertainty: pixel = min(1, 4 std), so white = a spread of 
 
 
 def model_options(restoration: bool, label: bool = True):
-    """The options the task commands share; `restoration` adds those of the solver (restore)."""
+    """The options the task commands share; `restoration` adds those of the solver (restore). The
+    restorations default to the photo model (any size, in tiles), class control to fmnist."""
     opts = [
-        click.option("--model", "model_name", default="fmnist", show_default=True,
-                     help="Shipped autoencoder or TEACHER,DECODER[,...] files."),
+        click.option("--model", "model_name", default="photo" if restoration else "fmnist", show_default=True,
+                     help="Shipped autoencoder (photo: RGB photographs, any size; fmnist: Fashion-MNIST, "
+                          "class-conditional) or TEACHER,DECODER[,...] files."),
         click.option("-o", "--out", required=True, type=click.Path(), help="Output image (.png, .jpg or .jpeg)."),
         click.option("--resize", is_flag=True,
                      help="Centre-crop the input to a square and resize it to the size the command needs."),
@@ -314,6 +316,8 @@ def model_options(restoration: bool, label: bool = True):
                          help="Std of the Gaussian noise already in the input, in [0, 1] units."),
             click.option("--steps", type=click.IntRange(0, None), default=None,
                          help="Latent-optimisation steps (default: the task's, in configs/tasks.toml)."),
+            click.option("--restarts", type=click.IntRange(0, None), default=None,
+                         help="Extra chains from perturbed latents, whose spread is --uncertainty (default: the task's)."),
             click.option("--seed", type=int, default=0, show_default=True, help="Seeds the restarts (and --random masks)."),
             click.option("--uncertainty", type=click.Path(), default=None,
                          help=f"Also write the per-pixel spread of the restarts as an image: pixel = min(1, "
@@ -438,7 +442,7 @@ def write_output(x, out: str, alpha=None) -> None:
 
 
 def run_restoration(task: str, image: str, out: str, uncertainty: str | None, model_name: str, device: str,
-                    resize: bool, label: int | None, noise: float, steps: int | None, seed: int,
+                    resize: bool, label: int | None, noise: float, steps: int | None, restarts: int | None, seed: int,
                     sides, make_physics, compare: str | None = None, **latent):
     """The body of superres, inpaint and deblur: y -> solvers.restore -> x (and the spread map; for
     superres, `compare` = a strip of the input, bicubic and x at the output size).
@@ -459,6 +463,15 @@ def run_restoration(task: str, image: str, out: str, uncertainty: str | None, mo
             raise UserError("--compare names the same file as another output")
     if noise < 0:
         raise UserError(f"--noise {noise}: a standard deviation is >= 0")
+    settings = task_settings(task, model=model_name)
+    settings.latent.seed = seed
+    for key, value in latent.items():
+        setattr(settings.latent, key, value)
+    for key, value in (("steps", steps), ("restarts", restarts)):
+        if value is not None:
+            setattr(settings.latent, key, value)
+    if uncertainty is not None and settings.latent.restarts == 0:
+        raise UserError(f"--uncertainty is the spread of the restarts, and {task} with this model runs none: add --restarts 1")
     read_image(image)  # a bad file fails before the model loads
     model = load_model(model_name, device)
     label = check_class(model, label)
@@ -474,12 +487,6 @@ def run_restoration(task: str, image: str, out: str, uncertainty: str | None, mo
     y = y.to(model._device())
     if task == "inpaint":  # the input is x with holes: whatever the missing pixels hold is ignored
         y = physics.A(y)
-    settings = task_settings(task, model=model_name)
-    settings.latent.seed = seed
-    for key, value in latent.items():
-        setattr(settings.latent, key, value)
-    if steps is not None:
-        settings.latent.steps = steps
     if model.tiles:
         x, std = restore_tiled(model, y, physics, label, settings, progress=True)
     else:
@@ -512,7 +519,7 @@ def model_sides(model) -> tuple[list[int], str]:
 
 @main.command("superres")
 @click.argument("image", type=click.Path())
-@click.option("--scale", type=int, default=None, help="Upscaling factor (default: the task's, 4 for fmnist).")
+@click.option("--scale", type=int, default=None, help="Upscaling factor: 4 (default) or 2.")
 @click.option("--native", is_flag=True, help="G(Enc(y)) only: no latent optimisation, no data-consistency step.")
 @click.option("--compare", type=click.Path(), default=None,
               help="Also write the input (nearest), bicubic and the output side by side, at the output size.")
@@ -520,20 +527,24 @@ def model_sides(model) -> tuple[list[int], str]:
 def superres_cmd(image, scale, native, compare, **kw):
     """Super-resolve IMAGE (the low-resolution y) by --scale: PaGoDA's restoration with y = downsample(x) + n.
 
-    The output is IMAGE's size times the scale, one of the model's resolutions; IMAGE is at least the
-    teacher's resolution (fmnist: scale 4 takes 8x8 to 32x32; scale 2 takes 8x8 to 16x16 or 16x16 to 32x32).
+    The photo model (the default) takes an image of any size, in blended 16x16 tiles, and writes one
+    --scale times larger (scale 2 uses its 32x32 decoder, 4 its 64x64 one). The fmnist model
+    takes square inputs: scale 4 takes 8x8 to 32x32; scale 2 takes 8x8 to 16x16 or 16x16 to 32x32.
 
     \b
-    Example:
-      pagoda-inverse superres shirt_8.png -o shirt_32.png --uncertainty spread.png"""
+    Examples:
+      pagoda-inverse superres photo.png -o photo_x4.png --compare side_by_side.png
+      pagoda-inverse superres shirt_8.png --model fmnist -o shirt_32.png --uncertainty spread.png"""
     from .physics import Downsampling
     from .solvers import task_settings
     scale = task_settings("superres", model=kw["model_name"]).scale if scale is None else scale
     latent = {}
     if native:
-        if kw["steps"]:
-            raise UserError("--native runs no latent optimisation: drop --steps")
-        kw["steps"], latent = 0, {"model_error": 0.0, "restarts": 0}
+        if kw["steps"] or kw["restarts"]:
+            raise UserError("--native runs no latent optimisation: drop --steps and --restarts")
+        if kw["uncertainty"]:
+            raise UserError("--native runs no restarts, so it has no --uncertainty map: drop one of them")
+        kw["steps"], kw["restarts"], latent = 0, 0, {"model_error": 0.0}
 
     def sides(model):
         sides = [r // scale for r in model.resolutions
@@ -561,11 +572,13 @@ def inpaint_cmd(image, mask_path, box, fraction, **kw):
     """Fill in the missing pixels of IMAGE: PaGoDA's restoration with y = mask * x + n.
 
     Give exactly one of --mask, --box or --random; whatever IMAGE holds at the missing pixels is
-    ignored. IMAGE is square, of one of the model's resolutions (fmnist: 8, 16 or 32 px).
+    ignored. The photo model (the default) takes any size, in blended 64x64 tiles; with fmnist,
+    IMAGE is square, of one of its resolutions (8, 16 or 32 px).
 
     \b
-    Example:
-      pagoda-inverse inpaint shirt.png --box 12 -o filled.png"""
+    Examples:
+      pagoda-inverse inpaint photo.png --mask holes.png -o filled.png
+      pagoda-inverse inpaint shirt.png --model fmnist --box 12 -o filled.png"""
     from .physics import Inpainting, box_mask, mask_from_image, random_mask
     given = [name for name, v in (("--mask", mask_path), ("--box", box), ("--random", fraction)) if v is not None]
     if len(given) != 1:
@@ -601,11 +614,13 @@ def inpaint_cmd(image, mask_path, box, fraction, **kw):
 def deblur_cmd(image, spec, **kw):
     """Deblur IMAGE: PaGoDA's restoration with y = k * x + n (true convolution, reflected borders).
 
-    IMAGE is square, of one of the model's resolutions (fmnist: 8, 16 or 32 px).
+    The photo model (the default) takes any size, in blended 64x64 tiles; with fmnist, IMAGE is
+    square, of one of its resolutions (8, 16 or 32 px).
 
     \b
-    Example:
-      pagoda-inverse deblur blurred.png --blur gaussian:1.5 -o sharp.png"""
+    Examples:
+      pagoda-inverse deblur blurred.png --blur gaussian:1.5 --noise 0.02 -o sharp.png
+      pagoda-inverse deblur shirt.png --model fmnist --blur motion:7,0 -o sharp.png"""
     from .physics import parse_blur
     try:
         parse_blur(spec)  # a bad spec fails before the model loads
