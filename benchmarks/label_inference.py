@@ -2,8 +2,9 @@
 the task specs report 0-499): the model's classifier on the first restoration (super-resolution:
 on y, through the teacher's denoising when y is noisy), the teacher's denoising scores, or both
 summed with the teacher's weighted, and the teacher scoring only the classifier's top m classes
-(shortlist), with and without the teacher also scoring the mirrored image (label_mirror). Accuracy of the top class before any latent optimisation (the class is chosen before
-it; restore() classifies its restoration again afterwards), and seconds per image of the scoring.
+(shortlist), with and without the teacher also scoring the mirrored image (label_mirror). Accuracy
+of the top class before any latent optimisation (the class is chosen before it; restore()
+classifies its restoration again afterwards), and seconds per image of the scoring.
 
     python benchmarks/label_inference.py [--n 300] [--draws 4]
     python benchmarks/label_inference.py --recheck   # after the solve: what the recheck should weigh
