@@ -35,12 +35,16 @@ RL_ITERATIONS = (5, 10, 20, 30, 50, 100)
 LABEL_OPTIONS = ((1, 0.0), (3, 0.0), (3, 3.0))  # (candidates, log-probability weight)
 
 
+def pick_row(rows: list[dict], classical_psnr: list[float], task: str) -> dict:
+    """The row (a dict with psnr and lpips_vgg) with the lowest VGG LPIPS among those within the PSNR
+    margin of the best classical method; if none is, the highest PSNR."""
+    floor_psnr = max(classical_psnr) + (0.3 if task == "inpaint" else -0.8)
+    ok = [r for r in rows if r["psnr"] >= floor_psnr]
+    return min(ok, key=lambda r: r["lpips_vgg"]) if ok else max(rows, key=lambda r: r["psnr"])
+
+
 def pick(res: dict, task: str) -> dict:
-    """The grid row with the lowest VGG LPIPS among those within the PSNR margin of the best classical."""
-    best_psnr = max(v["psnr"] for v in res["classical"].values())
-    floor_psnr = best_psnr + (0.3 if task == "inpaint" else -0.8)
-    ok = [r for r in res["grid"] if r["psnr"] >= floor_psnr]
-    row = min(ok, key=lambda r: r["lpips_vgg"]) if ok else max(res["grid"], key=lambda r: r["psnr"])
+    row = pick_row(res["grid"], [v["psnr"] for v in res["classical"].values()], task)
     return {k: row[k] for k in ("noise_floor", "prior", "model_error")}
 
 
