@@ -15,17 +15,17 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # (what is broken, file, text, broken text, the test that should fail)
 BREAKS = [
- ("hinge D loss uses relu(1 + real)", "pagoda_inverse/pagoda/loss.py", "F.relu(1 - real_scores)", "F.relu(1 + real_scores)",
+ ("hinge D loss uses relu(1 + real)", "pagoda_inverse/distill/loss.py", "F.relu(1 - real_scores)", "F.relu(1 + real_scores)",
   "tests/test_decoder.py::test_hinge_losses_and_the_generator_objective_on_known_values"),
- ("adaptive weight inverted (|grad L_adv| / |grad L_rec|)", "pagoda_inverse/pagoda/loss.py", "(g_rec.norm() / (g_adv.norm() + 1e-4))", "(g_adv.norm() / (g_rec.norm() + 1e-4))",
+ ("adaptive weight inverted (|grad L_adv| / |grad L_rec|)", "pagoda_inverse/distill/loss.py", "(g_rec.norm() / (g_adv.norm() + 1e-4))", "(g_adv.norm() / (g_rec.norm() + 1e-4))",
   "tests/test_decoder.py::test_adaptive_weight_is_gradient_norm_ratio"),
- ("growth leaves the whole up path trainable", "pagoda_inverse/pagoda/decoder.py", "for block in list(self.net.dec)[len(self.net.dec) - trainable_up_blocks:]:", "for block in list(self.net.dec):",
+ ("growth leaves the whole up path trainable", "pagoda_inverse/distill/decoder.py", "for block in list(self.net.dec)[len(self.net.dec) - trainable_up_blocks:]:", "for block in list(self.net.dec):",
   "tests/test_decoder.py -k grow"),
- ("mirror chunks encode the unmirrored image", "pagoda_inverse/pagoda/latents.py", "xb.flip(-1) if flip else xb", "xb",
+ ("mirror chunks encode the unmirrored image", "pagoda_inverse/distill/latents.py", "xb.flip(-1) if flip else xb", "xb",
   "tests/test_decoder.py -k grow"),
  ("benchmark batches seeded by their rank-local position", "pagoda_inverse/benchmark.py", "g = torch.Generator().manual_seed(seed * 1_000_003 + b0)", "g = torch.Generator().manual_seed(seed * 1_000_003 + k)",
   "tests/test_benchmark.py::test_two_torchrun_ranks_give_the_numbers_of_one_process"),
- ("latent chunks shared out but rank 1 uses the null label", "pagoda_inverse/pagoda/latents.py", "y[i].to(device), cfg.levels", "(y[i] if rank == 0 else torch.full_like(y[i], 10)).to(device), cfg.levels",
+ ("latent chunks shared out but rank 1 uses the null label", "pagoda_inverse/distill/latents.py", "y[i].to(device), cfg.levels", "(y[i] if rank == 0 else torch.full_like(y[i], 10)).to(device), cfg.levels",
   "tests/test_autoencoder.py -k share_the_latent"),
  ("resume forgets the discriminator's Adam state", "pagoda_inverse/train/loop.py",
   "        for name, opt in self.optimizers.items():\n            checkpoint.optimizer_from_flat(",

@@ -24,9 +24,9 @@ from torch import nn
 
 from pagoda_inverse.autoencoder import load
 from pagoda_inverse.data import DataConfig, load_training_data
-from pagoda_inverse.pagoda import augment
-from pagoda_inverse.pagoda.discriminator import make_discriminator
-from pagoda_inverse.pagoda.loss import hinge_d_loss
+from pagoda_inverse.distill import augment
+from pagoda_inverse.distill.discriminator import make_discriminator
+from pagoda_inverse.distill.loss import hinge_d_loss
 from pagoda_inverse.train.decoder import DiscConfig, load_config
 
 VARIANTS = {  # name: (architecture, spectral norm, optimiser, DiffAugment)

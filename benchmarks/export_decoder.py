@@ -21,7 +21,7 @@ import torch
 
 from pagoda_inverse import checkpoint
 from pagoda_inverse.metrics import class_accuracy, psnr
-from pagoda_inverse.pagoda.decoder import load_decoder
+from pagoda_inverse.distill.decoder import load_decoder
 
 
 def run_summary(log_path: Path, meta: dict) -> dict:

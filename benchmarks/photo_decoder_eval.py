@@ -24,7 +24,7 @@ from pagoda_inverse.data import downsample
 from pagoda_inverse.data.photos import validation_patches
 from pagoda_inverse.data.resize import degrade_mix
 from pagoda_inverse.metrics import lpips_distance, psnr, ssim
-from pagoda_inverse.pagoda.decoder import load_decoder
+from pagoda_inverse.distill.decoder import load_decoder
 from pagoda_inverse.solvers import upscale
 from pagoda_inverse.teacher import load_teacher
 

@@ -19,7 +19,7 @@ import torch
 from decoder_eval import sample_scores  # the FID and class accuracy of decoder_eval's samples
 from pagoda_inverse import checkpoint
 from pagoda_inverse.metrics.classifier import shipped_judge
-from pagoda_inverse.pagoda.decoder import load_decoder
+from pagoda_inverse.distill.decoder import load_decoder
 
 
 def flat(d: dict, prefix: str = "") -> dict:

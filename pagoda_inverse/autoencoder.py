@@ -14,8 +14,8 @@ from torch import nn
 from . import checkpoint
 from .data import downsample
 from .diffusion import EDMPrecond, encode
-from .pagoda.decoder import Decoder, load_decoder
-from .pagoda.latents import file_hash
+from .distill.decoder import Decoder, load_decoder
+from .distill.latents import file_hash
 from .teacher import WEIGHTS_DIR, load_teacher, resolve
 
 # Shipped autoencoders: the teacher and one decoder file per output resolution.

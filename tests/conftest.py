@@ -115,9 +115,9 @@ def tiny_photo_model(tmp_path_factory):
 
     from pagoda_inverse import checkpoint
     from pagoda_inverse.nets import UNetConfig
-    from pagoda_inverse.pagoda import Decoder
-    from pagoda_inverse.pagoda.decoder import save_decoder_meta
-    from pagoda_inverse.pagoda.latents import file_hash
+    from pagoda_inverse.distill import Decoder
+    from pagoda_inverse.distill.decoder import save_decoder_meta
+    from pagoda_inverse.distill.latents import file_hash
     from pagoda_inverse.teacher import build_teacher, save_teacher
 
     d = tmp_path_factory.mktemp("photo_model")

@@ -11,7 +11,7 @@ import torch
 from pagoda_inverse import checkpoint
 from pagoda_inverse.autoencoder import from_files
 from pagoda_inverse.data import downsample, load_image, save_image
-from pagoda_inverse.pagoda.latents import LatentConfig, file_hash, load_latents
+from pagoda_inverse.distill.latents import LatentConfig, file_hash, load_latents
 from pagoda_inverse.teacher import build_teacher, save_teacher
 
 from conftest import FIXTURE_FMNIST, cli, tiny_decoder_config
@@ -53,7 +53,7 @@ def test_raising_the_limit_completes_a_short_chunk(trained, tmp_path):
     tmp, teacher, _ = trained
     import shutil
     from pagoda_inverse.data import DataConfig, load_training_data
-    from pagoda_inverse.pagoda.latents import encode_dataset
+    from pagoda_inverse.distill.latents import encode_dataset
     from pagoda_inverse.teacher import load_teacher
     shutil.copytree(tmp / "latents", tmp_path / "latents")
     cfg = LatentConfig(dir=str(tmp_path / "latents"), levels=4, mirror=False, limit=300, chunk=200, batch=200)
@@ -74,7 +74,7 @@ def test_training_logs_every_loss_term(trained):
 def test_diffaugment_option_decides_what_the_discriminator_sees(trained, monkeypatch, diffaugment):
     """The reconstruction's shared augmentation stays; `disc.diffaugment` only switches the D's."""
     tmp, _, config = trained
-    from pagoda_inverse.pagoda import augment
+    from pagoda_inverse.distill import augment
     from pagoda_inverse.train.decoder import load_config, train_decoder
     sizes, apply = [], augment.apply
     monkeypatch.setattr(augment, "apply", lambda x, p: sizes.append(len(x)) or apply(x, p))

@@ -4,7 +4,7 @@ import torch.nn.functional as F
 
 from pagoda_inverse.diffusion import precond_coefficients
 from pagoda_inverse.nets import UNetConfig
-from pagoda_inverse.pagoda import Decoder
+from pagoda_inverse.distill import Decoder
 from pagoda_inverse.teacher import build_teacher
 
 TINY = UNetConfig(resolution=8, channels=1, model_channels=16, channel_mult=[1, 2], num_res_blocks=1,
@@ -77,7 +77,7 @@ def test_frozen_parameters_get_no_gradient_and_new_ones_do():
 
 
 def test_adaptive_weight_is_gradient_norm_ratio():
-    from pagoda_inverse.pagoda.loss import adaptive_weight
+    from pagoda_inverse.distill.loss import adaptive_weight
     W = torch.nn.Parameter(torch.ones(3))
     a, b = torch.tensor([3.0, 0.0, 4.0]), torch.tensor([0.0, 1.0, 0.0])
     w = adaptive_weight((W * a).sum(), (W * b).sum(), W, 0.01, 10.0)
@@ -86,7 +86,7 @@ def test_adaptive_weight_is_gradient_norm_ratio():
 
 
 def test_hinge_losses_and_the_generator_objective_on_known_values():
-    from pagoda_inverse.pagoda.loss import LossConfig, generator_loss, hinge_d_loss, hinge_g_loss
+    from pagoda_inverse.distill.loss import LossConfig, generator_loss, hinge_d_loss, hinge_g_loss
     real, fake = torch.tensor([2.0, 0.5, -1.0]), torch.tensor([-2.0, 0.0, 0.5])
     # mean(relu(1 - real)) = (0 + 0.5 + 2) / 3, mean(relu(1 + fake)) = (0 + 1 + 1.5) / 3
     assert abs(hinge_d_loss(real, fake).item() - 5.0 / 3) < 1e-6
@@ -100,7 +100,7 @@ def test_hinge_losses_and_the_generator_objective_on_known_values():
 
 
 def test_diffaugment_neutral_is_identity_and_translation_shifts():
-    from pagoda_inverse.pagoda import augment
+    from pagoda_inverse.distill import augment
     x = torch.rand(2, 1, 8, 8)
     p = augment.draw(2, 8)
     p.update(brightness=torch.zeros(2, 1, 1, 1), saturation=torch.ones(2, 1, 1, 1), contrast=torch.ones(2, 1, 1, 1),
@@ -116,7 +116,7 @@ def test_diffaugment_neutral_is_identity_and_translation_shifts():
 
 def test_projected_discriminator_trains_heads_on_a_frozen_trunk():
     from pagoda_inverse.metrics.lpips import lpips_model
-    from pagoda_inverse.pagoda.discriminator import make_discriminator
+    from pagoda_inverse.distill.discriminator import make_discriminator
     torch.manual_seed(0)
     disc = make_discriminator("projected", 16, 1, 8, 10)
     assert not any(k.startswith("_lpips") for k in disc.state_dict())  # the trunk is neither trained nor saved
@@ -130,7 +130,7 @@ def test_projected_discriminator_trains_heads_on_a_frozen_trunk():
 
 
 def test_both_discriminators_honour_the_spectral_option():
-    from pagoda_inverse.pagoda.discriminator import make_discriminator
+    from pagoda_inverse.distill.discriminator import make_discriminator
     for arch in ("residual", "projected"):
         normed = {k for k in make_discriminator(arch, 8, 1, 8, 10).state_dict() if "parametrizations" in k}
         assert normed and not any("parametrizations" in k
@@ -138,7 +138,7 @@ def test_both_discriminators_honour_the_spectral_option():
 
 
 def test_decoder_training_base_then_grow(tmp_path):
-    from pagoda_inverse.pagoda.decoder import load_decoder
+    from pagoda_inverse.distill.decoder import load_decoder
     from pagoda_inverse.teacher import save_teacher
     from pagoda_inverse.train.decoder import load_config, train_decoder
     from conftest import FIXTURE_FMNIST
@@ -180,7 +180,7 @@ log_every = 1
     # Each cached latent is Enc(x_low) of its own image, mirrored when its flag says so.
     from pagoda_inverse.data import DataConfig, load_training_data
     from pagoda_inverse.diffusion import encode
-    from pagoda_inverse.pagoda.latents import LatentConfig, file_hash, load_latents
+    from pagoda_inverse.distill.latents import LatentConfig, file_hash, load_latents
     from pagoda_inverse.teacher import load_teacher
     D = load_teacher(tmp_path / "teacher.safetensors")
     z, idx, flip = load_latents(LatentConfig(dir=str(tmp_path / "latents"), levels=4), file_hash(tmp_path / "teacher.safetensors"))
@@ -201,7 +201,7 @@ def test_latent_cache_records_how_the_low_resolution_images_were_made(tmp_path):
     from pagoda_inverse.checkpoint import CheckpointError
     from pagoda_inverse.data import DataConfig, load_training_data
     from pagoda_inverse.diffusion import encode
-    from pagoda_inverse.pagoda.latents import LatentConfig, encode_dataset, load_latents
+    from pagoda_inverse.distill.latents import LatentConfig, encode_dataset, load_latents
     from conftest import FIXTURE_FMNIST
 
     D = trained_like_teacher().eval()

@@ -103,7 +103,7 @@ def test_shipped_photo_decoder_round_trip():
     from pagoda_inverse.autoencoder import PaGoDA
     from pagoda_inverse.data.photos import validation_patches
     from pagoda_inverse.data.resize import degrade_mix
-    from pagoda_inverse.pagoda.decoder import load_decoder
+    from pagoda_inverse.distill.decoder import load_decoder
     from pagoda_inverse.teacher import WEIGHTS_DIR, load_teacher
     G = load_decoder(WEIGHTS_DIR / "photo_decoder_16.safetensors").eval()
     model = PaGoDA(load_teacher("photo-teacher"), [G], G.meta["training"]["config"]["latents"]["levels"]).eval()

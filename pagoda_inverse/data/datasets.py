@@ -14,6 +14,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .errors import DataError
 from .images import IMAGE_SUFFIXES, load_image
 from .resize import degrade_mix, downsample
 
@@ -24,10 +25,6 @@ FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                          "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
 _IDX_FILES = {"train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
               "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")}
-
-
-class DataError(Exception):
-    """A dataset is missing or malformed; the message says how to fix it."""
 
 
 def read_idx(path: str | Path) -> np.ndarray:

@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .errors import ImageError
+
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
 MODE_RULE = ("P (palette) -> RGBA if the palette has transparency, else RGB; 16-bit I;16, I;16B, I;16L and I -> "
@@ -14,10 +16,6 @@ MODE_RULE = ("P (palette) -> RGBA if the palette has transparency, else RGB; 16-
              "the colour converts as L or RGB; other modes (CMYK, YCbCr, ...) -> RGB. Then to the channels asked "
              "for: 1 = ITU-R 601 luma (PIL's convert('L') of RGB), 3 = gray replicated")
 _SIXTEEN_BIT = ("I;16", "I;16B", "I;16L", "I;16N", "I")
-
-
-class ImageError(Exception):
-    """An image could not be read or written; the message says why."""
 
 
 def _decode(im) -> tuple[np.ndarray, np.ndarray | None]:

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .datasets import DataError
+from .errors import DataError
 from .images import load_image
 from .resize import downsample
 

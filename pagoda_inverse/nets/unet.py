@@ -3,7 +3,7 @@ scale-shift conditioning on a noise+class embedding, self-attention at chosen re
 
 Labels are int64 class indices; -1 (or labels=None) is the null class used for classifier-free
 guidance. The network is split into `features` and `head` so PaGoDA's decoder can grow new
-blocks between the two (pagoda_inverse/pagoda/).
+blocks between the two (pagoda_inverse/distill/).
 """
 import math
 from dataclasses import asdict, dataclass, field

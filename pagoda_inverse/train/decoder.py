@@ -1,5 +1,5 @@
 """Stages 2 and 3: distil the one-step decoder from the teacher's latent pairs and grow it
-(PAGODA.md). The objective is pagoda/loss.py's; this file runs it: one generator step, then one
+(PAGODA.md). The objective is distill/loss.py's; this file runs it: one generator step, then one
 discriminator step, each on its own batch."""
 import copy
 from dataclasses import dataclass, field
@@ -10,11 +10,11 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 from ..config import ConfigError, from_dict, load_toml, to_dict
 from ..data import DataConfig, load_training_data
 from ..metrics.lpips import lpips_model
-from ..pagoda import augment
-from ..pagoda.decoder import Decoder, load_decoder, save_decoder_meta
-from ..pagoda.discriminator import ARCHITECTURES, make_discriminator
-from ..pagoda.loss import LossConfig, generator_loss, hinge_d_loss, hinge_g_loss, reconstruction_loss
-from ..pagoda.latents import LatentConfig, encode_dataset, file_hash, load_latents
+from ..distill import augment
+from ..distill.decoder import Decoder, load_decoder, save_decoder_meta
+from ..distill.discriminator import ARCHITECTURES, make_discriminator
+from ..distill.loss import LossConfig, generator_loss, hinge_d_loss, hinge_g_loss, reconstruction_loss
+from ..distill.latents import LatentConfig, encode_dataset, file_hash, load_latents
 from ..teacher import load_teacher, resolve
 from ..distributed import setup_distributed
 from .loop import Trainer, TrainConfig, batch_indices, ema_update
