@@ -21,6 +21,7 @@ import torch
 from pagoda_inverse.autoencoder import load
 from pagoda_inverse.control import interpolate, transfer
 from pagoda_inverse.data import fashion_mnist_32, make_grid, save_image, upsample_nearest
+from pagoda_inverse.diffusion import to_unit_range
 from pagoda_inverse.metrics.classifier import shipped_judge
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,7 +36,7 @@ def main():
     torch.set_num_threads(2)
     model, judge = load("fmnist"), shipped_judge()
     x, y = fashion_mnist_32("test")
-    x, y = (x[:args.n] + 1) / 2, y[:args.n]
+    x, y = to_unit_range(x[:args.n]), y[:args.n]
     targets = torch.stack([(y + k) % 10 for k in range(1, 10)], 1)  # (N, 9): every other class
     result = {"command": "python " + " ".join(sys.argv), "images": args.n,
               "judge_accuracy_on_the_test_images": judge.class_accuracy(x, y)}
@@ -71,7 +72,7 @@ def main():
         strips = []
         for a, b in pairs:
             for mix in (True, False):
-                strips.append(interpolate(model, x[a:a + 1], x[b:b + 1], y[a], y[b], steps=8, mix_labels=mix))
+                strips.append(interpolate(model, x[a:a + 1], x[b:b + 1], y[a], y[b], frames=8, mix_labels=mix))
         save_image(make_grid(upsample_nearest(torch.cat(strips), 64), nrow=8, pad=2), fig / "control_interpolation.png")
         print(f"wrote {fig}/control_transfer.png and {fig}/control_interpolation.png")
 

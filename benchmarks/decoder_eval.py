@@ -1,4 +1,4 @@
-"""Issue 4's measurements of a PaGoDA autoencoder on the Fashion-MNIST test set.
+"""The measurements of a PaGoDA autoencoder on the Fashion-MNIST test set.
 
 1. FID and class accuracy (the Fashion-MNIST judge) of N one-step class-conditional samples at every
    decoder resolution, next to the teacher's Heun samples at 8x8, those samples upsampled bicubically
@@ -24,6 +24,7 @@ import torch
 
 from pagoda_inverse.autoencoder import load
 from pagoda_inverse.data import downsample, fashion_mnist_32, make_grid, save_image, upsample, upsample_nearest
+from pagoda_inverse.diffusion import to_unit_range
 from pagoda_inverse.metrics import fid, lpips_distance, psnr, ssim
 from pagoda_inverse.metrics.classifier import shipped_judge
 from pagoda_inverse.teacher import heun_samples
@@ -108,7 +109,7 @@ def main():
         model = load(args.model)
         x32, y = fashion_mnist_32("test")
         result = {"command": "python " + " ".join(sys.argv), "speed_images_per_s":
-                  speed(model, args.heun_levels, downsample((x32 + 1) / 2, model.teacher_resolution), y),
+                  speed(model, args.heun_levels, downsample(to_unit_range(x32), model.teacher_resolution), y),
                   "speed_threads": torch.get_num_threads()}
         print(json.dumps(result, indent=1))
         write_result(result, args.out)
@@ -149,7 +150,7 @@ def main():
 
     # 2. Super-resolution from the 8x8 test images, true labels.
     x32, y = fashion_mnist_32("test")
-    x32, y = (x32[:args.n_sr] + 1) / 2, y[:args.n_sr]
+    x32, y = to_unit_range(x32[:args.n_sr]), y[:args.n_sr]
     x8 = downsample(x32, model.teacher_resolution)
     z_test = batched(lambda s: model.encode(x8[s], y[s]), len(x8))
     outputs = {}

@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 
 from pagoda_inverse import checkpoint
+from pagoda_inverse.diffusion import to_unit_range
 from pagoda_inverse.metrics import class_accuracy, psnr
 from pagoda_inverse.distill.decoder import load_decoder
 
@@ -64,7 +65,7 @@ def main():
         with torch.no_grad():
             zs = z.split(100)  # batches: 1000 images at 64x64 at once would take gigabytes
             ys = y.split(100) if K else [None] * len(zs)
-            a, b = (torch.cat([((G(z_i, y_i) + 1) / 2).clamp(0, 1) for z_i, y_i in zip(zs, ys)]) for G in (G32, G16))
+            a, b = (torch.cat([to_unit_range(G(z_i, y_i)).clamp(0, 1) for z_i, y_i in zip(zs, ys)]) for G in (G32, G16))
         row = {"command": command, "file": str(out), "bytes_fp16": out.stat().st_size, "bytes_fp32": Path(path).stat().st_size,
                "max_abs_pixel_difference": (a - b).abs().max().item(), "psnr_fp16_vs_fp32_db": psnr(b, a).mean().item()}
         if K:

@@ -1,4 +1,4 @@
-"""Sanity of the FID/KID code on the Fashion-MNIST test set (issue 3).
+"""Sanity of the FID/KID code on the Fashion-MNIST test set.
 
 Half A of the test set (5000 images, fixed split) is scored against half B: clean, blurred at three
 levels, noised at three levels, and brought to 16x16 and 8x8. Expected: clean halves near 0, FID
@@ -7,6 +7,7 @@ same resolution. Writes benchmarks/results/fid_sanity.json and prints a markdown
 
     python benchmarks/fid_sanity.py
 """
+import argparse
 import json
 import time
 from pathlib import Path
@@ -16,6 +17,7 @@ import torch
 
 from pagoda_inverse.checkpoint import file_sha256
 from pagoda_inverse.data import downsample, fashion_mnist_32
+from pagoda_inverse.diffusion import to_unit_range
 from pagoda_inverse.metrics.classifier import JUDGE_RESIZE_RULE, shipped_judge
 from pagoda_inverse.metrics.fid import feature_stats, frechet_distance, kernel_distance
 
@@ -31,11 +33,14 @@ def blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
 
 
 def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", type=Path, default=OUT, help="the results file")
+    out = ap.parse_args().out
     torch.set_num_threads(1)
     t0 = time.time()
     judge = shipped_judge()
     x, y = fashion_mnist_32("test")
-    x = (x + 1) / 2
+    x = to_unit_range(x)
     perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(0))
     a, b = perm[: len(x) // 2], perm[len(x) // 2:]
     gen = torch.Generator().manual_seed(1)
@@ -71,15 +76,15 @@ def main() -> None:
         "monotonic": {kind: all(u < v for u, v in zip(f, f[1:])) for kind, f in ladders.items()},
         "seconds": round(time.time() - t0, 1),
     }
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps(result, indent=1) + "\n")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1) + "\n")
 
     print("| degradation of half A | level | reference | FID | KID x1000 | class accuracy |")
     print("|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['degradation']} | {r['level']} | {r['reference']} | {r['fid']:.3f} | {r['kid_x1000']:.3f} ± {r['kid_std_x1000']:.3f} "
               f"| {r['class_accuracy']:.4f} |")
-    print(f"\nmonotonic: {result['monotonic']}; wrote {OUT}")
+    print(f"\nmonotonic: {result['monotonic']}; wrote {out}")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""PaGoDA's central claim in miniature (issue 13): a 32x32 diffusion model trained with the CPU time
+"""PaGoDA's central claim in miniature: a 32x32 diffusion model trained with the CPU time
 PaGoDA spent on its 8x8 teacher and three decoder stages, against PaGoDA's one-step 32x32 decoder.
 
 Both generate the same N class-conditional samples (classes 0-9 in turn, one seed); each is scored

@@ -10,7 +10,7 @@ import argparse
 import json
 from pathlib import Path
 
-from pagoda_inverse.benchmark import CLASSICAL
+from pagoda_inverse.bench import is_classical
 from pagoda_inverse.solvers.peers import PEERS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -49,7 +49,7 @@ def main():
                          f"{mean(p, 'lpips_alex') / mean(best, 'lpips_alex'):.2f} | {mean(p, 'lpips_vgg') / mean(best, 'lpips_vgg'):.2f} | "
                          f"{mean(p, 'psnr'):.2f} / {mean(best, 'psnr'):.2f} | {p['seconds_per_image']:.2f} / "
                          f"{best['seconds_per_image']:.1f} | {best['seconds_per_image'] / p['seconds_per_image']:.0f}x |")
-        classical = {k: v for k, v in m.items() if v["config"]["method"] in CLASSICAL and "psnr" in v}
+        classical = {k: v for k, v in m.items() if is_classical(v["config"]["method"]) and "psnr" in v}
         p = m["pagoda"]
         for name, r in [("PaGoDA", p)] + [(k, v) for k, v in classical.items()]:
             rows.append(f"| {SHORT[spec]} | {name.replace('_', '-')} | {mean(r, 'psnr'):.2f} | {mean(r, 'ssim'):.3f} | "

@@ -23,8 +23,9 @@ from pathlib import Path
 import torch
 
 from pagoda_inverse.autoencoder import load
-from pagoda_inverse.benchmark import load_images, load_spec, make_physics
-from pagoda_inverse.solvers import classical_restoration, noise_std, restore, task_of, task_settings, upscale
+from pagoda_inverse.bench import load_images, load_spec
+from pagoda_inverse.physics import operator_from_spec, task_of
+from pagoda_inverse.solvers import first_guess, noise_std, restore, task_settings
 from pagoda_inverse.solvers.labels import (classifier_log_probs, combine_scores, label_candidates,
                                            teacher_class_scores)
 
@@ -84,12 +85,12 @@ def main():
     for name in args.tasks.split(","):
         spec = load_spec(ROOT / "tasks" / f"{name}.toml")
         x, labels = load_images({**spec.data, "first": args.first, "n": args.n})
-        physics = make_physics(spec.operator, tuple(x.shape[-2:]), 12345)
+        physics = operator_from_spec(spec.operator, tuple(x.shape[-2:]), 12345)
         y = physics(x, torch.Generator().manual_seed(12345))
         s = noise_std(physics)
-        st = task_settings(spec.task)
+        st = task_settings(spec.task, None, model.task_defaults)
         sr = spec.task == "superres"
-        x_init = upscale(y.clamp(0, 1), physics.factor) if sr else classical_restoration(y, physics, st.rl_iterations)
+        x_init = first_guess(y, physics, st)  # bicubic for super-resolution
         src = y.clamp(0, 1) if sr else x_init
         if args.recheck:
             out["tasks"][name] = res = recheck_study(model, st, y, physics, labels, args.draws)

@@ -1,5 +1,5 @@
-"""The photo model's inpainting and deblurring settings ([photo.inpaint.latent] and [photo.deblur.latent]
-in pagoda_inverse/configs/tasks.toml): each photo task spec (tasks/photo_*.toml) run through the
+"""The photo model's inpainting and deblurring settings (its task defaults in the model registry,
+pagoda_inverse/models.py): each photo task spec (tasks/photo_*.toml) run through the
 benchmark runner with its PaGoDA method replaced by a few latent-optimisation settings, beside its
 classical methods. The pick per spec is tune_solvers.py's rule: the lowest VGG LPIPS among the
 settings within 0.8 dB of the best classical PSNR (inpainting: 0.3 dB above it), else the highest PSNR.
@@ -16,7 +16,7 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
-from pagoda_inverse.benchmark import CLASSICAL, load_spec, run
+from pagoda_inverse.bench import is_classical, load_spec, run
 from tune_solvers import pick_row
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,7 +38,7 @@ def main():
     picks = {}
     for name in args.tasks.split(","):
         spec = load_spec(ROOT / "tasks" / f"{name}.toml")
-        classical = {k: m for k, m in spec.methods.items() if m["method"] in CLASSICAL}
+        classical = {k: m for k, m in spec.methods.items() if is_classical(m["method"])}
         variants = {v: {"method": "pagoda", "settings": {"latent": latent}} for v, latent in VARIANTS.items()}
         res = run(replace(spec, methods={**variants, **classical}), args.out_dir, args.run_dir)["methods"]
         rows = [{"variant": v, "psnr": res[v]["psnr"]["mean"], "lpips_vgg": res[v]["lpips_vgg"]["mean"]} for v in variants]

@@ -1,4 +1,4 @@
-"""Issue 15's measurement: x4 super-resolution of the four held-out validation photos.
+"""x4 super-resolution of the four held-out validation photos.
 
 Each photo's 256x256 centre crop is brought to 64x64 by each of Pillow's box, bilinear, bicubic and
 Lanczos reductions (rounded to 8 bits, as a user's file would be; data.resize.degrade) and restored
@@ -39,13 +39,13 @@ def methods(args) -> dict:
     if args.model:
         from pagoda_inverse.autoencoder import load
         model = load(args.model)
-        native = task_settings("superres", {"latent": {"steps": 0, "model_error": 0.0, "restarts": 0}}, args.model)
-        full = task_settings("superres", model=args.model)
+        native = task_settings("superres", {"latent": {"steps": 0, "model_error": 0.0, "restarts": 0}}, model.task_defaults)
+        full = task_settings("superres", None, model.task_defaults)
         m["pagoda_native"] = lambda y: restore_tiled(model, y, Downsampling(SCALE), None, native, args.overlap)[0]
         m["pagoda"] = lambda y: restore_tiled(model, y, Downsampling(SCALE), None, full, args.overlap)[0]
         for variant in args.variant:  # NAME=JSON: task settings overrides on top of the model's defaults
             name, _, overrides = variant.partition("=")
-            st = task_settings("superres", json.loads(overrides), args.model)
+            st = task_settings("superres", json.loads(overrides), model.task_defaults)
             m[f"pagoda_{name}"] = lambda y, st=st: restore_tiled(model, y, Downsampling(SCALE), None, st, args.overlap)[0]
     return m
 

@@ -18,6 +18,7 @@ import torch
 
 from decoder_eval import sample_scores  # the FID and class accuracy of decoder_eval's samples
 from pagoda_inverse import checkpoint
+from pagoda_inverse.diffusion import to_unit_range
 from pagoda_inverse.metrics.classifier import shipped_judge
 from pagoda_inverse.distill.decoder import load_decoder
 
@@ -35,7 +36,7 @@ def generator_scores(path: str, n: int) -> dict:
     m = G.cfg.model
     z = torch.randn(n, m.channels, m.resolution, m.resolution, generator=torch.Generator().manual_seed(0)) * G.cfg.sigma_max
     y = torch.arange(10).repeat_interleave(n // 10)
-    x = torch.cat([((G(z[s:s + 500], y[s:s + 500]) + 1) / 2).clamp(0, 1) for s in range(0, n, 500)])
+    x = torch.cat([to_unit_range(G(z[s:s + 500], y[s:s + 500])).clamp(0, 1) for s in range(0, n, 500)])
     return sample_scores(x, y, shipped_judge())
 
 

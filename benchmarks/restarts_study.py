@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from pagoda_inverse.autoencoder import load
-from pagoda_inverse.benchmark import score
+from pagoda_inverse.bench import score
 from pagoda_inverse.solvers import restore, task_settings
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -41,7 +41,7 @@ def main():
         spec, x, labels, physics, y = tuning_problem(name, args.first, args.n)
         rows = []
         for restarts, steps in GRID:
-            st = task_settings(spec.task, {"latent": {"restarts": restarts, "steps": steps}})
+            st = task_settings(spec.task, {"latent": {"restarts": restarts, "steps": steps}}, model.task_defaults)
             t, recs = time.time(), []
             for i in range(0, len(x), args.batch):
                 r = restore(model, y[i:i + args.batch], physics, labels[i:i + args.batch], st)

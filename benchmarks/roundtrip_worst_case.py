@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 from pagoda_inverse.data import downsample, fashion_mnist_32
-from pagoda_inverse.diffusion import encoder_sigmas, sample
+from pagoda_inverse.diffusion import encoder_sigmas, sample, to_unit_range
 from pagoda_inverse.metrics.classifier import shipped_judge
 from pagoda_inverse.teacher import load_teacher
 from teacher_roundtrip import roundtrip
@@ -56,8 +56,8 @@ def main():
     xw, yw = x[idx], y[idx]
     judge = shipped_judge()
     result = {"command": "python " + " ".join(sys.argv), "n_images": len(x), "test_index": idx.tolist(),
-              "label": yw.tolist(), "judge_class_32px": judge.predict((x32[idx] + 1) / 2).tolist(),
-              "judge_accuracy_32px_all_images": judge.class_accuracy((x32[:args.n] + 1) / 2, y),
+              "label": yw.tolist(), "judge_class_32px": judge.predict(to_unit_range(x32[idx])).tolist(),
+              "judge_accuracy_32px_all_images": judge.class_accuracy(to_unit_range(x32[:args.n]), y),
               "levels40": p[idx].tolist(), "levels40_no_clamp": roundtrip_psnr(D, xw, yw, clamp=False),
               "levels40_null_label": roundtrip_psnr(D, xw, None),
               "levels80": roundtrip_psnr(D, xw, yw, 80), "levels160": roundtrip_psnr(D, xw, yw, 160),

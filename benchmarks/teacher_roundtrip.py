@@ -1,4 +1,4 @@
-"""Issue 2's correctness check of the PF-ODE encoder and the statistics of its latents.
+"""The correctness check of the PF-ODE encoder and the statistics of its latents.
 
 For the first N Fashion-MNIST test images at the teacher's resolution: encode (sigma_min -> sigma_max,
 Heun on the Karras grid, D clamped), decode back along the same grid with the same label and clamp,
@@ -20,11 +20,11 @@ from pathlib import Path
 import torch
 
 from pagoda_inverse.data import downsample, fashion_mnist_32
-from pagoda_inverse.diffusion import decode_ode, encode
+from pagoda_inverse.diffusion import decode_ode, encode, to_unit_range
 from pagoda_inverse.metrics import psnr
 from pagoda_inverse.teacher import heun_samples, load_teacher
 
-BAR_DB = 45  # issue 2's worst-image bar, counted here for every set of images
+BAR_DB = 45  # the worst-image bar the encoder must clear, counted here for every set of images
 
 
 def latent_stats(z: torch.Tensor) -> dict:
@@ -43,7 +43,7 @@ def roundtrip(D, x, y, levels=40, guidance=1.0, clamp=True) -> tuple[torch.Tenso
     (z, per-image PSNR of the result against x)."""
     z = encode(D, x, y, levels, guidance, clamp)
     back = decode_ode(D, z, y, levels, guidance, clamp)
-    return z, psnr((back.clamp(-1, 1) + 1) / 2, (x + 1) / 2)
+    return z, psnr(to_unit_range(back.clamp(-1, 1)), to_unit_range(x))
 
 
 def run_variant(D, x, y, levels, guidance, batch, with_roundtrip=True, first=0) -> dict:

@@ -23,7 +23,8 @@ from pathlib import Path
 import torch
 
 from pagoda_inverse.autoencoder import load
-from pagoda_inverse.benchmark import load_images, load_spec, make_physics, run_method, score
+from pagoda_inverse.bench import build_row, load_images, load_spec, score
+from pagoda_inverse.physics import operator_from_spec
 from pagoda_inverse.solvers import data_consistency, noise_std, restore, task_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,7 +54,7 @@ def tuning_problem(name: str, first: int, n: int):
     measurement noise and mask drawn from seed 12345 (the task specs draw theirs per batch)."""
     spec = load_spec(ROOT / "tasks" / f"{name}.toml")
     x, labels = load_images({**spec.data, "first": first, "n": n})
-    physics = make_physics(spec.operator, tuple(x.shape[-2:]), 12345)
+    physics = operator_from_spec(spec.operator, tuple(x.shape[-2:]), 12345)
     return spec, x, labels, physics, physics(x, torch.Generator().manual_seed(12345))
 
 
@@ -97,17 +98,17 @@ def main():
                 continue
             if m["method"] == "richardson_lucy":
                 for it in RL_ITERATIONS:
-                    xh, _ = run_method({"method": "richardson_lucy", "iterations": it}, model, y, physics, labels, spec.task)
+                    xh, _ = build_row({"method": "richardson_lucy", "iterations": it}, model, spec.task)(y, physics, labels)
                     res["classical"][f"richardson_lucy_{it}"] = means(score(xh, x, {}))
             else:
-                xh, _ = run_method(m, model, y, physics, labels, spec.task)
+                xh, _ = build_row(m, model, spec.task)(y, physics, labels)
                 res["classical"][method] = means(score(xh, x, {}))
         rl = {k: v for k, v in res["classical"].items() if k.startswith("richardson_lucy_")}
         if rl:
             res["richardson_lucy_iterations"] = int(max(rl, key=lambda k: rl[k]["psnr"]).rsplit("_", 1)[1])
         print(f"{name}: best classical PSNR {max(v['psnr'] for v in res['classical'].values()):.2f}", flush=True)
 
-        base = task_settings(spec.task)
+        base = task_settings(spec.task, None, model.task_defaults)
         if "richardson_lucy_iterations" in res:
             base.rl_iterations = res["richardson_lucy_iterations"]
         for floor in FLOORS:  # 2. the PaGoDA grid

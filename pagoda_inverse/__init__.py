@@ -4,6 +4,7 @@ __version__ = "0.1.0"
 
 
 def load(name: str = "fmnist", device="cpu"):
-    """The shipped PaGoDA autoencoder `name` (see pagoda_inverse.autoencoder)."""
+    """A PaGoDA autoencoder: a registry name (pagoda_inverse.models.MODELS: "fmnist", "photo") or
+    "TEACHER,DECODER[,DECODER...]" files of one's own (see pagoda_inverse.autoencoder.load)."""
     from .autoencoder import load as _load
     return _load(name, device)

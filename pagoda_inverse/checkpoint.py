@@ -8,7 +8,6 @@ renamed, so an interrupted write never leaves a truncated checkpoint behind.
 import hashlib
 import json
 import os
-import time
 from pathlib import Path
 
 import torch
@@ -30,8 +29,6 @@ def save(path: str | Path, tensors: dict[str, torch.Tensor], meta: dict) -> None
     tensors = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
     try:
         save_file(tensors, str(tmp), metadata={META_KEY: json.dumps(meta)})
-        if os.environ.get("PAGODA_TEST_SAVE_DELAY"):  # tests: hold the write open, to kill a process inside it
-            time.sleep(float(os.environ["PAGODA_TEST_SAVE_DELAY"]))
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)

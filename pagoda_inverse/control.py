@@ -1,5 +1,5 @@
 """Controllable generation in PaGoDA's latent space, one decoder evaluation per output image
-(PAGODA.md, "Control"): class-conditional samples (`PaGoDA.sample`), class transfer and interpolation.
+(PaGoDA, Kim et al., NeurIPS 2024): class-conditional samples (`PaGoDA.sample`), class transfer and interpolation.
 Images (B, C, H, W) in [0, 1]."""
 import torch
 import torch.nn.functional as F
@@ -25,18 +25,18 @@ def slerp(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def interpolate(model, x_a: torch.Tensor, x_b: torch.Tensor, label_a=None, label_b=None, steps: int = 8,
+def interpolate(model, x_a: torch.Tensor, x_b: torch.Tensor, label_a=None, label_b=None, frames: int = 8,
                 resolution: int | None = None, mix_labels: bool = True) -> torch.Tensor:
-    """`steps` images (steps, C, H, W) from x_a to x_b (each (1, C, H, W)): their latents slerped and,
+    """`frames` images (frames, C, H, W) from x_a to x_b (each (1, C, H, W)): their latents slerped and,
     on a class-conditional model, the class either mixed along the path (class weights (1 - t, t)) or
     held at label_a. The end points are G(Enc(x_a)) and G(Enc(x_b))."""
-    if steps < 2:
-        raise ValueError(f"interpolate needs at least 2 steps, got {steps}")
-    t = torch.linspace(0, 1, steps)
+    if frames < 2:
+        raise ValueError(f"interpolate needs at least 2 frames, got {frames}")
+    t = torch.linspace(0, 1, frames)
     z = slerp(model.encode(x_a, label_a)[0], model.encode(x_b, label_b)[0], t)
     if not model.num_classes:
         return model.decode(z, None, resolution)
-    a, b = (F.one_hot(model._labels(lab, 1), model.num_classes).float()[0] for lab in (label_a, label_b))
+    a, b = (F.one_hot(model.check_labels(lab, 1), model.num_classes).float()[0] for lab in (label_a, label_b))
     t = t.to(a)[:, None]
-    labels = (1 - t) * a + t * b if mix_labels else a.expand(steps, -1)
+    labels = (1 - t) * a + t * b if mix_labels else a.expand(frames, -1)
     return model.decode(z, labels, resolution)

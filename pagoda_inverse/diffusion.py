@@ -13,6 +13,16 @@ SIGMA_DATA = 0.5
 RHO = 7.0
 
 
+def to_model_range(x: torch.Tensor) -> torch.Tensor:
+    """Images in [0, 1] (the API's and the metrics' units) -> [-1, 1] (the networks' and datasets')."""
+    return x * 2 - 1
+
+
+def to_unit_range(x: torch.Tensor) -> torch.Tensor:
+    """Images in [-1, 1] -> [0, 1]: the inverse of `to_model_range` (no clamp)."""
+    return (x + 1) / 2
+
+
 def precond_coefficients(sigma: torch.Tensor, sigma_data: float = SIGMA_DATA):
     """c_skip, c_out, c_in, c_noise of EDM Table 1."""
     c_skip = sigma_data ** 2 / (sigma ** 2 + sigma_data ** 2)

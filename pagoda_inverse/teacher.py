@@ -9,12 +9,9 @@ import torch
 
 from . import checkpoint
 from .config import from_dict, to_dict
-from .diffusion import SIGMA_DATA, SIGMA_MAX, SIGMA_MIN, EDMPrecond
+from .diffusion import SIGMA_DATA, SIGMA_MAX, SIGMA_MIN, EDMPrecond, to_unit_range
+from .models import MODELS, existing
 from .nets import UNet, UNetConfig
-
-WEIGHTS_DIR = Path(__file__).parent / "weights"
-SHIPPED = {"fmnist-teacher": WEIGHTS_DIR / "fmnist_teacher.safetensors",
-           "photo-teacher": WEIGHTS_DIR / "photo_teacher.safetensors"}
 
 
 def build_teacher(model_cfg: UNetConfig) -> EDMPrecond:
@@ -32,13 +29,13 @@ def save_teacher(path: str | Path, D: EDMPrecond, dtype: torch.dtype = torch.flo
 
 
 def resolve(name_or_path: str | Path) -> Path:
-    """A shipped model name (see SHIPPED) or a path to a .safetensors file."""
-    if str(name_or_path) in SHIPPED:
-        path = SHIPPED[str(name_or_path)]
-        if not path.exists():
-            raise checkpoint.CheckpointError(f"shipped model {name_or_path} is missing from {path.parent}; reinstall pagoda-inverse")
-        return path
-    return Path(name_or_path)
+    """A teacher's registry name (models.MODELS) or a path to a .safetensors file."""
+    info = MODELS.get(str(name_or_path))
+    if info is None:
+        return Path(name_or_path)
+    if info.kind != "teacher":
+        raise checkpoint.CheckpointError(f"{info.name} is an autoencoder, not a teacher; its teacher is {info.teacher}")
+    return existing(info.files[0], info)
 
 
 def load_teacher(name_or_path: str | Path = "fmnist-teacher", device: str | torch.device = "cpu") -> EDMPrecond:
@@ -67,4 +64,4 @@ def heun_samples(D: EDMPrecond, labels: torch.Tensor | None, num_steps: int = 18
     z = torch.randn(n, ch, res, res, generator=torch.Generator().manual_seed(seed)).to(device) * D.sigma_max
     sigmas = karras_sigmas(num_steps, D.sigma_min, D.sigma_max, device=device)
     x = sample(D, z, sigmas, labels.to(device) if labels is not None else None, guidance, progress=progress)
-    return ((x + 1) / 2).clamp(0, 1)
+    return to_unit_range(x).clamp(0, 1)

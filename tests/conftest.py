@@ -4,6 +4,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE_FMNIST = ROOT / "tests" / "fixtures" / "fashion-mnist"
@@ -91,11 +92,12 @@ save_all_ranks = true
 
 
 def tiny_decoder_config(path, teacher, run_dir, latents, stage="base", init="", resolution=8, steps=4, adv=0.2,
-                        limit=250, chunk=200, checkpoint_every=2):
-    """Write a tiny decoder config over the committed fixture (4 encoder levels, batch 8) to `path`."""
+                        limit=250, chunk=200, checkpoint_every=2, tasks=""):
+    """Write a tiny decoder config over the committed fixture (4 encoder levels, batch 8) to `path`;
+    `tasks`: TOML text of a [tasks] table (the model's own task defaults), appended."""
     path.write_text(TINY_DECODER.format(teacher=teacher, stage=stage, init=init, latents=latents, root=FIXTURE_FMNIST,
                                         resolution=resolution, adv=adv, run_dir=run_dir, steps=steps, limit=limit,
-                                        chunk=chunk, checkpoint_every=checkpoint_every))
+                                        chunk=chunk, checkpoint_every=checkpoint_every) + tasks)
     return path
 
 
@@ -116,7 +118,7 @@ def tiny_photo_model(tmp_path_factory):
     from pagoda_inverse import checkpoint
     from pagoda_inverse.nets import UNetConfig
     from pagoda_inverse.distill import Decoder
-    from pagoda_inverse.distill.decoder import save_decoder_meta
+    from pagoda_inverse.distill.decoder import decoder_checkpoint
     from pagoda_inverse.distill.latents import file_hash
     from pagoda_inverse.teacher import build_teacher, save_teacher
 
@@ -130,5 +132,32 @@ def tiny_photo_model(tmp_path_factory):
     G16.grow()
     for G in (G8, G16):
         checkpoint.save(d / f"g{G.resolution}.safetensors",
-                        *save_decoder_meta(G, file_hash(d / "t.safetensors"), training={"config": {"latents": {"levels": 4}}}))
+                        *decoder_checkpoint(G, file_hash(d / "t.safetensors"), training={"config": {"latents": {"levels": 4}}}))
     return ",".join(str(d / f) for f in ("t.safetensors", "g8.safetensors", "g16.safetensors"))
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Tiny images: one thread is faster, and steadier beside a background job."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+_FMNIST = {}
+
+
+@pytest.fixture
+def cached_fmnist(monkeypatch):
+    """The shipped fmnist model loaded once for every in-process command (the CLI loads it per command)."""
+    import pagoda_inverse.autoencoder
+    load = pagoda_inverse.autoencoder.load
+
+    def cached(name="fmnist", device="cpu"):
+        if name != "fmnist":
+            return load(name, device)
+        if name not in _FMNIST:
+            _FMNIST[name] = load(name, device)
+        return _FMNIST[name]
+    monkeypatch.setattr(pagoda_inverse.autoencoder, "load", cached)

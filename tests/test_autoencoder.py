@@ -17,6 +17,20 @@ from pagoda_inverse.teacher import build_teacher, save_teacher
 from conftest import FIXTURE_FMNIST, cli, tiny_decoder_config
 from test_decoder import TINY, trained_like_teacher
 
+pytestmark = pytest.mark.slow  # every test here uses decoders trained by the CLI (the `trained` fixture)
+
+
+# The grown model's own task defaults, written in its training config.
+OWN_TASKS = """
+[tasks.superres]
+scale = 2
+[tasks.superres.latent]
+steps = 3
+lr = 0.02
+[tasks.deblur.latent]
+restarts = 0
+"""
+
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
@@ -26,14 +40,15 @@ def trained(tmp_path_factory):
     teacher = tmp / "teacher.safetensors"
     save_teacher(teacher, D)
 
-    def config(name, stage, resolution, steps, init="", adv=0.2):
+    def config(name, stage, resolution, steps, init="", adv=0.2, tasks=""):
         path = tmp / f"{name}.toml"
-        return tiny_decoder_config(path, teacher, tmp / name, tmp / "latents", stage, init, resolution, steps, adv)
+        return tiny_decoder_config(path, teacher, tmp / name, tmp / "latents", stage, init, resolution, steps, adv,
+                                   tasks=tasks)
 
     base = config("base", "base", 8, 4)
     r = cli("train", "decoder", "--config", base)
     assert r.returncode == 0, r.stderr[-2000:]
-    grow = config("grow", "grow", 16, 3, init=tmp / "base" / "final.safetensors", adv=1.0)
+    grow = config("grow", "grow", 16, 3, init=tmp / "base" / "final.safetensors", adv=1.0, tasks=OWN_TASKS)
     r = cli("train", "decoder", "--config", grow)
     assert r.returncode == 0, r.stderr[-2000:]
     return tmp, teacher, config
@@ -149,6 +164,39 @@ def test_autoencoder_api(trained):
         ae.decode(z.detach(), [1, 2, 10])
     with pytest.raises(ValueError, match="no decoder for 32x32"):
         ae.decode(z.detach(), 1, resolution=32)
+
+
+def test_a_model_of_ones_own_carries_the_task_defaults_of_its_config(trained):
+    """The [tasks] table of the last decoder's training config becomes model.task_defaults, on top of
+    tasks.toml's [TASK] and under a caller's overrides; a model trained without one gets none, and
+    nothing of the named models' defaults."""
+    import tomllib
+    from pagoda_inverse.autoencoder import load
+    from pagoda_inverse.solvers.settings import task_settings
+    tmp, teacher, _ = trained
+    base, grow = tmp / "base" / "final.safetensors", tmp / "grow" / "final.safetensors"
+    own = load(f"{teacher},{base},{grow}")
+    assert own.task_defaults == tomllib.loads(OWN_TASKS)["tasks"]
+    st, plain = task_settings("superres", None, own.task_defaults), task_settings("superres")
+    assert (st.scale, st.latent.steps, st.latent.lr) == (2, 3, 0.02)
+    assert st.latent.prior == plain.latent.prior and st.label_method == plain.label_method
+    assert task_settings("superres", {"latent": {"steps": 7}}, own.task_defaults).latent.steps == 7
+    assert task_settings("deblur", None, own.task_defaults).latent.restarts == 0
+    assert task_settings("inpaint", None, own.task_defaults) == task_settings("inpaint")
+    assert load(f"{teacher},{base}").task_defaults == {}
+    assert own.class_names is None  # a teacher file, not a registry name: no names for its classes
+
+
+def test_a_bad_tasks_table_is_refused_before_any_work(trained):
+    from pagoda_inverse.config import ConfigError
+    from pagoda_inverse.train.decoder import load_config, train_decoder
+    tmp, _, config = trained
+    for table, message in (("[tasks.denoise]\nsteps = 1\n", "unknown task 'denoise'"),
+                           ("[tasks.superres.latent]\nstepz = 1\n", "stepz")):
+        cfg = load_config(config("bad", "base", 8, 1, tasks=table))
+        with pytest.raises(ConfigError, match=message):
+            train_decoder(cfg)
+    assert not (tmp / "bad").exists()
 
 
 def test_decoder_from_another_teacher_is_refused(trained, tmp_path):

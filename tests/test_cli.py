@@ -10,10 +10,15 @@ from PIL import Image
 import pagoda_inverse.autoencoder
 from pagoda_inverse.cli import main
 from pagoda_inverse.data import FASHION_MNIST_CLASSES, downsample, fashion_mnist_32, load_image, save_image
+from pagoda_inverse.diffusion import to_unit_range
 from pagoda_inverse.data.images import ImageError
+from pagoda_inverse.metrics import psnr
+from pagoda_inverse.physics import operator_from_spec
 from pagoda_inverse.solvers import upscale
 
 from conftest import FIXTURE_FMNIST, cli
+
+pytestmark = pytest.mark.usefixtures("one_thread", "cached_fmnist")
 
 # ---- the one image-mode rule (data.MODE_RULE) ----
 
@@ -101,54 +106,24 @@ def test_save_image_writes_alpha(tmp_path):
 # ---- the commands ----
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny images: one thread is faster, and steadier beside a background job."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
-_MODELS = {}
-
-
-@pytest.fixture(autouse=True)
-def cached_model(monkeypatch):
-    """Load the shipped model once for all in-process runs (the CLI loads it per command)."""
-    load = pagoda_inverse.autoencoder.load
-
-    def cached(name="fmnist", device="cpu"):
-        if name != "fmnist":
-            return load(name, device)
-        if name not in _MODELS:
-            _MODELS[name] = load(name, device)
-        return _MODELS[name]
-    monkeypatch.setattr(pagoda_inverse.autoencoder, "load", cached)
 
 
 @pytest.fixture(scope="module")
 def images(tmp_path_factory):
-    """Two Fashion-MNIST test images as 32x32 PNGs, the first also at 8x8, as RGBA, non-square, and
-    broken files."""
+    """Three Fashion-MNIST test images as 32x32 PNGs, the first also at 8x8 and as RGBA, and a
+    non-square image."""
     d = tmp_path_factory.mktemp("images")
     x, y = fashion_mnist_32("test", FIXTURE_FMNIST)
-    x = (x[:2] + 1) / 2
+    x = to_unit_range(x[:3])
     save_image(x[0], d / "x.png")
     save_image(x[1], d / "x1.png")
+    save_image(x[2], d / "x2.png")
     save_image(downsample(x[:1], 8)[0], d / "x8.png")
-    save_image(torch.rand(1, 20, 20), d / "x20.png")
     save_image(torch.rand(1, 40, 32), d / "wide.png")  # 32 wide, 40 high
-    save_image(torch.ones(1, 16, 16), d / "mask16.png")
     x8 = (downsample(x[:1], 8)[0] * 255).round().byte()[0].numpy()
     alpha8 = np.linspace(0, 255, 64).reshape(8, 8).round().astype(np.uint8)
     Image.fromarray(np.stack([x8, x8, x8, alpha8], -1)).save(d / "x8_rgba.png")
-    (d / "empty.png").write_bytes(b"")
-    data = (d / "x.png").read_bytes()
-    (d / "truncated.png").write_bytes(data[:len(data) // 2])
-    (d / "notes.png").write_text("not an image\n")
-    (d / "folder.png").mkdir()
-    return d, y[:2].tolist()
+    return d, y[:3].tolist()
 
 
 def run(*args):
@@ -237,93 +212,51 @@ def test_alpha_is_carried_through(images, tmp_path):
     assert alpha[0, 0] < 20 and alpha[-1, -1] > 235 and (np.diff(alpha, axis=1) >= 0).all()  # the ramp, upsampled
 
 
-def test_deblur(images, tmp_path):
-    d, _ = images
-    r = run("deblur", d / "x.png", "--model", "fmnist", "--blur", "gaussian:1.5", "--steps", 5, "--label", 9, "-o", tmp_path / "sharp.png")
-    assert r.exit_code == 0, r.stderr
-    assert uint8(tmp_path / "sharp.png").shape == (32, 32)
-
-
-def test_transfer(images, tmp_path):
+@pytest.mark.slow
+def test_deblur_comes_closer_to_the_sharp_image_than_its_input(images, tmp_path):
     d, labels = images
-    r = run("transfer", d / "x.png", "--to-class", 7, "-o", tmp_path / "t.png")
-    assert r.exit_code == 0, r.stderr
-    assert f"inferred class {labels[0]}" in r.stdout and "as class 7 (Sneaker)" in r.stdout
-    assert uint8(tmp_path / "t.png").shape == (32, 32)
+    for i, name in enumerate(("x.png", "x1.png")):
+        x = load_image(d / name)[None]
+        blurred = operator_from_spec({"kind": "blur", "blur": "gaussian:1.5"}, (32, 32)).A(x).clamp(0, 1)
+        save_image(blurred[0], tmp_path / f"blurred{i}.png")
+        r = run("deblur", tmp_path / f"blurred{i}.png", "--model", "fmnist", "--blur", "gaussian:1.5", "--steps", 10,
+                "--label", labels[i], "-o", tmp_path / f"sharp{i}.png")
+        assert r.exit_code == 0, r.stderr
+        x, y, x_hat = (load_image(p)[None] for p in (d / name, tmp_path / f"blurred{i}.png", tmp_path / f"sharp{i}.png"))
+        assert psnr(x_hat, x) > psnr(y, x) + 2  # measured: about 4.5 dB better on these two
 
 
-def test_interpolate_writes_a_strip(images, tmp_path):
-    d, _ = images
-    r = run("interpolate", d / "x.png", d / "x1.png", "--steps", 4, "-o", tmp_path / "strip.png")
+def test_transfer_to_class_7_is_judged_class_7(images, tmp_path):
+    d, labels = images
+    model = pagoda_inverse.autoencoder.load("fmnist")
+    judged = []
+    for i, name in enumerate(("x.png", "x1.png", "x2.png")):
+        r = run("transfer", d / name, "--to-class", 7, "-o", tmp_path / f"t{i}.png")
+        assert r.exit_code == 0, r.stderr
+        assert f"inferred class {labels[i]} ({FASHION_MNIST_CLASSES[labels[i]]})" in r.stdout
+        assert "as class 7 (Sneaker)" in r.stdout
+        out = load_image(tmp_path / f"t{i}.png")[None]
+        assert out.shape == (1, 1, 32, 32)
+        judged.append(int(model.classify(out).argmax(1)[0]))
+    assert judged.count(7) >= 2, judged
+
+
+def test_interpolate_strip_ends_are_the_decoded_encodings(images, tmp_path):
+    d, labels = images
+    r = run("interpolate", d / "x.png", d / "x1.png", "--frames", 4, "-o", tmp_path / "strip.png")
     assert r.exit_code == 0, r.stderr
     assert r.stdout.count("inferred class") == 2
-    assert uint8(tmp_path / "strip.png").shape == (34, 4 * 33 + 1)  # 1 px padding around each image
+    strip = load_image(tmp_path / "strip.png")[0]
+    assert strip.shape == (34, 4 * 33 + 1)  # 1 px padding around each image
+    model = pagoda_inverse.autoencoder.load("fmnist")
+    for k, name, label in ((0, "x.png", labels[0]), (3, "x1.png", labels[1])):
+        x = load_image(d / name)[None]
+        end = model.decode(model.encode(x, label), label)[0, 0]  # G(Enc(x)) through the API
+        tile = strip[1:33, 1 + 33 * k: 33 + 33 * k]
+        assert (tile - end).abs().max() <= 1.01 / 255  # equal up to the 8-bit file
 
 
-def error_cases(d, out):
-    x = d / "x.png"
-    return {
-        "missing input": ["superres", d / "nosuch.png", "-o", out],
-        "empty file": ["superres", d / "empty.png", "-o", out],
-        "truncated png": ["deblur", d / "truncated.png", "--blur", "gaussian:1", "-o", out],
-        "text file": ["transfer", d / "notes.png", "--to-class", 1, "-o", out],
-        "mask of another size": ["inpaint", x, "--model", "fmnist", "--mask", d / "mask16.png", "-o", out],
-        "gaussian:abc": ["deblur", x, "--model", "fmnist", "--blur", "gaussian:abc", "-o", out],
-        "motion:7": ["deblur", x, "--model", "fmnist", "--blur", "motion:7", "-o", out],
-        "wobble:3": ["deblur", x, "--model", "fmnist", "--blur", "wobble:3", "-o", out],
-        "--label 12": ["superres", d / "x8.png", "--model", "fmnist", "--label", 12, "-o", out],
-        "--to-class -1": ["transfer", x, "--to-class", -1, "-o", out],
-        "--label-b 10": ["interpolate", x, x, "--label-b", 10, "-o", out],
-        "unknown model": ["deblur", x, "--blur", "gaussian:1", "--model", "nosuch", "-o", out],
-        "missing folder": ["superres", d / "x8.png", "--model", "fmnist", "-o", d / "no" / "such" / "out.png"],
-        "out is a folder": ["inpaint", x, "--model", "fmnist", "--box", 4, "-o", d / "folder.png"],
-        "out not an image": ["superres", d / "x8.png", "--model", "fmnist", "-o", d / "out.txt"],
-        "uncertainty folder": ["superres", d / "x8.png", "--model", "fmnist", "-o", out, "--uncertainty", d / "no" / "std.png"],
-        "compare is the output": ["superres", d / "x8.png", "--model", "fmnist", "-o", out, "--compare", out],
-        "spread without restarts": ["superres", d / "x8.png", "-o", out, "--uncertainty", d / "std.png"],
-        "native spread": ["superres", d / "x8.png", "--model", "fmnist", "--native", "-o", out, "--uncertainty", d / "std.png"],
-        "superres size": ["superres", x, "--model", "fmnist", "-o", out],
-        "inpaint size": ["inpaint", d / "x20.png", "--model", "fmnist", "--box", 4, "-o", out],
-        "non-square transfer": ["transfer", d / "wide.png", "--to-class", 1, "-o", out],
-        "bad scale": ["superres", d / "x8.png", "--model", "fmnist", "--scale", 3, "-o", out],
-        "scale 0": ["superres", d / "x8.png", "--model", "fmnist", "--scale", 0, "-o", out],
-        "two masks": ["inpaint", x, "--model", "fmnist", "--box", 4, "--random", 0.5, "-o", out],
-        "no mask": ["inpaint", x, "--model", "fmnist", "-o", out],
-        "bad box": ["inpaint", x, "--model", "fmnist", "--box", "1,2", "-o", out],
-        "box too big": ["inpaint", x, "--model", "fmnist", "--box", 40, "-o", out],
-        "random fraction": ["inpaint", x, "--model", "fmnist", "--random", 1.5, "-o", out],
-        "negative noise": ["deblur", x, "--model", "fmnist", "--blur", "gaussian:1", "--noise", -0.1, "-o", out],
-        "encode to a folder": ["encode", x, "--label", 1, "--out", d / "folder.png"],
-        "sample to a missing folder": ["sample", "--out", d / "no" / "samples.png"],
-    }
-
-
-EXPECTED = {  # what the one line must say
-    "missing input": "no such file", "empty file": "empty", "truncated png": "truncated", "text file": "unknown format",
-    "mask of another size": "the mask is 16x16", "gaussian:abc": "gaussian:abc", "motion:7": "motion:7",
-    "wobble:3": "no such kernel image", "--label 12": "0..9", "--to-class -1": "0..9", "--label-b 10": "0..9",
-    "unknown model": "unknown model 'nosuch'", "missing folder": "does not exist", "out is a folder": "is a folder",
-    "out not an image": ".png", "uncertainty folder": "--uncertainty", "compare is the output": "--compare",
-    "spread without restarts": "add --restarts 1", "native spread": "--native runs no restarts", "superres size": "8x8",
-    "inpaint size": "resize it to 16x16", "non-square transfer": "32x40", "bad scale": "2 or 4", "scale 0": "--scale 0",
-    "two masks": "--box, --random", "no mask": "none", "bad box": "TOP,LEFT,HEIGHT,WIDTH", "box too big": "does not fit",
-    "random fraction": "[0, 1)", "negative noise": "--noise -0.1", "encode to a folder": "is a folder",
-    "sample to a missing folder": "does not exist",
-}
-
-
-@pytest.mark.parametrize("case", list(EXPECTED))
-def test_errors_are_one_line(images, tmp_path, case):
-    d, _ = images
-    out = tmp_path / "out.png"
-    r = run(*error_cases(d, out)[case])
-    assert r.exit_code == 2, (r.stdout, r.stderr)
-    lines = r.stderr.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in r.stderr, r.stderr
-    assert EXPECTED[case] in lines[0], lines[0]
-    assert not out.exists() and not list(tmp_path.iterdir())
-
-
+@pytest.mark.slow
 def test_entry_point_end_to_end(images, tmp_path):
     d, _ = images
     out, std = tmp_path / "sr.png", tmp_path / "std.png"
@@ -332,8 +265,9 @@ def test_entry_point_end_to_end(images, tmp_path):
     assert r.returncode == 0, r.stderr
     assert uint8(out).shape == (32, 32) and std.exists()
     r = cli("deblur", d / "x.png", "--model", "fmnist", "--blur", "wobble:3", "-o", tmp_path / "db.png", env=env)
-    assert r.returncode == 2 and r.stderr.splitlines() == [
-        "error: blur 'wobble:3': no such kernel image; expected gaussian:SIGMA, motion:LENGTH,ANGLE or a kernel image file"]
+    lines = r.stderr.splitlines()
+    assert r.returncode == 2 and len(lines) == 1 and lines[0].startswith("error: "), r.stderr
+    assert "wobble:3" in lines[0] and "no such kernel image" in lines[0]
     assert not (tmp_path / "db.png").exists()
 
 

@@ -1,4 +1,5 @@
 """The one-step decoder: a copy of the teacher at sigma_max, and growth that starts from the old decoder."""
+import pytest
 import torch
 import torch.nn.functional as F
 
@@ -137,6 +138,25 @@ def test_both_discriminators_honour_the_spectral_option():
                                   for k in make_discriminator(arch, 8, 1, 8, 10, spectral=False).state_dict())
 
 
+def test_a_decoder_file_carries_its_models_task_defaults(tmp_path):
+    """The [tasks] table of a decoder's training config, stored in its file, becomes the loaded model's
+    task_defaults; a decoder without one gives none (never another model's)."""
+    from pagoda_inverse import checkpoint
+    from pagoda_inverse.autoencoder import load
+    from pagoda_inverse.distill.decoder import decoder_checkpoint
+    from pagoda_inverse.distill.latents import file_hash
+    from pagoda_inverse.teacher import save_teacher
+    D, G = trained_like_decoder()
+    save_teacher(tmp_path / "t.safetensors", D)
+    tasks = {"inpaint": {"latent": {"steps": 5, "prior": 2.0}}}
+    for name, config in (("own", {"latents": {"levels": 4}, "tasks": tasks}), ("plain", {"latents": {"levels": 4}})):
+        checkpoint.save(tmp_path / f"{name}.safetensors",
+                        *decoder_checkpoint(G, file_hash(tmp_path / "t.safetensors"), training={"config": config}))
+    assert load(f"{tmp_path / 't.safetensors'},{tmp_path / 'own.safetensors'}").task_defaults == tasks
+    assert load(f"{tmp_path / 't.safetensors'},{tmp_path / 'plain.safetensors'}").task_defaults == {}
+
+
+@pytest.mark.slow
 def test_decoder_training_base_then_grow(tmp_path):
     from pagoda_inverse.distill.decoder import load_decoder
     from pagoda_inverse.teacher import save_teacher

@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import torch
 
 from pagoda_inverse import checkpoint
@@ -37,13 +38,26 @@ def kill_when(proc: subprocess.Popen, ready, timeout: float = 120) -> None:
     proc.wait()
 
 
+# `python -m pagoda_inverse.cli`, with every checkpoint write held open for 0.3 s after the
+# temporary file is written and before the rename that completes it, so that a kill can land inside one.
+SLOW_WRITES = """
+import runpy, time
+from pagoda_inverse import checkpoint
+write = checkpoint.save_file
+def slow_write(*args, **kwargs):
+    write(*args, **kwargs)
+    time.sleep(0.3)
+checkpoint.save_file = slow_write
+runpy.run_module("pagoda_inverse.cli", run_name="__main__", alter_sys=True)
+"""
+
+
 def start(config: Path, resume: bool, slow_writes: bool = False) -> subprocess.Popen:
-    """`train decoder` in its own process; slow_writes holds every file write open for 0.3 s (before
-    the rename that completes it), so that a kill can land inside one."""
-    args = [sys.executable, "-m", "pagoda_inverse.cli", "train", "decoder", "--config", str(config)]
-    env = {**os.environ, **ONE_THREAD, **({"PAGODA_TEST_SAVE_DELAY": "0.3"} if slow_writes else {})}
+    """`train decoder` in its own process, its file writes slowed when `slow_writes`."""
+    runner = ["-c", SLOW_WRITES] if slow_writes else ["-m", "pagoda_inverse.cli"]
+    args = [sys.executable, *runner, "train", "decoder", "--config", str(config)]
     return subprocess.Popen(args + (["--resume"] if resume else []), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            env=env)
+                            env={**os.environ, **ONE_THREAD})
 
 
 def files_of(folder: Path) -> dict[str, dict[str, torch.Tensor]]:
@@ -56,6 +70,7 @@ def assert_same(a: dict, b: dict) -> None:
         assert torch.equal(a[k], b[k]), k
 
 
+@pytest.mark.slow
 def test_latent_cache_and_decoder_stage_survive_sigkill_anywhere(tmp_path):
     rng = random.Random(0)
     D = trained_like_teacher(0)

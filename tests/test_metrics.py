@@ -10,6 +10,7 @@ from click.testing import CliRunner
 
 from pagoda_inverse.cli import main
 from pagoda_inverse.data import DataError, downsample, fashion_mnist_32, load_image, save_image
+from pagoda_inverse.diffusion import to_unit_range
 from pagoda_inverse.metrics import class_accuracy, fid, lpips_distance, psnr, ssim
 from pagoda_inverse.metrics.classifier import SHIPPED_WEIGHTS, FashionMNISTJudge, to_judge_size
 from pagoda_inverse.metrics.fid import (FeatureStats, feature_stats, frechet_distance, kernel_distance, reference_features,
@@ -17,7 +18,7 @@ from pagoda_inverse.metrics.fid import (FeatureStats, feature_stats, frechet_dis
 from pagoda_inverse.metrics.lpips import lpips_input, read_numpy_pickle
 
 REPO = Path(__file__).resolve().parents[1]
-# A copy of ../shared/lpips_reference (richzhang/PerceptualSimilarity images, BSD-2, LICENSE inside).
+# The LPIPS reference images and distances (richzhang/PerceptualSimilarity images, BSD-2, LICENSE inside).
 LPIPS_REFERENCE = REPO / "tests" / "fixtures" / "lpips_reference"
 FMNIST_FIXTURE = REPO / "tests" / "fixtures" / "fashion-mnist"
 
@@ -149,7 +150,7 @@ def fmnist_fixture():
         x, y = fashion_mnist_32("test", FMNIST_FIXTURE)
     except DataError:
         pytest.skip("no Fashion-MNIST fixture in tests/fixtures/fashion-mnist")
-    return (x + 1) / 2, y
+    return to_unit_range(x), y
 
 
 def test_shipped_classifier_classifies_fixture_at_every_resolution(fmnist_fixture):

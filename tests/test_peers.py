@@ -9,6 +9,7 @@ import torch
 dinv = pytest.importorskip("deepinv")
 
 from pagoda_inverse.data import downsample, fashion_mnist_32  # noqa: E402
+from pagoda_inverse.diffusion import to_unit_range  # noqa: E402
 from pagoda_inverse.metrics import psnr  # noqa: E402
 from pagoda_inverse.physics import Downsampling, Inpainting, random_mask  # noqa: E402
 from pagoda_inverse.solvers.peers import EDMDenoiser, peer_nfe, peer_solver  # noqa: E402
@@ -32,7 +33,7 @@ def teacher():
 @pytest.fixture(scope="module")
 def images():
     x, c = fashion_mnist_32("test", FIXTURE_FMNIST)
-    return (downsample(x[:8], 8) + 1) / 2, c[:8]  # [0, 1], as deepinv's solvers take them
+    return to_unit_range(downsample(x[:8], 8)), c[:8]  # [0, 1], as deepinv's solvers take them
 
 
 def rmse(a, b):
@@ -45,6 +46,7 @@ def run(D, solver, y, physics):
     return x_hat, D.calls
 
 
+@pytest.mark.slow
 @torch.no_grad()
 def test_denoiser_maps_deepinv_convention_to_edm(teacher, images):
     x, c = images
@@ -66,6 +68,7 @@ def test_denoiser_maps_deepinv_convention_to_edm(teacher, images):
     assert rmse(den(x, 0.0), x) < 2e-3
 
 
+@pytest.mark.slow
 @torch.no_grad()
 def test_diffpir_inpaints_with_this_projects_and_deepinvs_operator(teacher, images):
     x, c = images
@@ -86,6 +89,7 @@ def test_diffpir_inpaints_with_this_projects_and_deepinvs_operator(teacher, imag
     assert torch.equal(solver(y, ours), x_ours)
 
 
+@pytest.mark.slow
 @torch.no_grad()
 def test_ddrm_inpaints_and_refuses_operators_without_an_svd(teacher, images):
     x, c = images
@@ -109,6 +113,7 @@ def test_ddrm_inpaints_and_refuses_operators_without_an_svd(teacher, images):
         solver(Downsampling(2)(x), Downsampling(2))
 
 
+@pytest.mark.slow
 def test_dps_superresolves_x2(teacher, images):
     x, c = images
     op = Downsampling(2)

@@ -9,11 +9,11 @@ import pagoda_inverse
 from pagoda_inverse.config import ConfigError
 from pagoda_inverse.control import interpolate, slerp, transfer
 from pagoda_inverse.data import fashion_mnist_32
-from pagoda_inverse.diffusion import SIGMA_MAX, encode, encoder_sigmas
+from pagoda_inverse.diffusion import SIGMA_MAX, encode, encoder_sigmas, to_unit_range
 from pagoda_inverse.metrics import lpips_distance, psnr
-from pagoda_inverse.physics import Blur, Downsampling, Inpainting, box_mask, gaussian_kernel
-from pagoda_inverse.solvers import (LatentSettings, biharmonic, data_consistency, optimise_latents, restore,
-                                    task_settings)
+from pagoda_inverse.physics import Blur, Downsampling, Inpainting, box_mask, gaussian_kernel, random_mask
+from pagoda_inverse.solvers import (CLASSICAL, LatentSettings, biharmonic, classical, data_consistency, first_guess,
+                                    optimise_latents, restore, richardson_lucy, task_settings, upscale, wiener)
 from pagoda_inverse.solvers.labels import label_candidates, teacher_class_scores, teacher_denoise
 
 from conftest import FIXTURE_FMNIST
@@ -28,7 +28,7 @@ def model():
 @pytest.fixture(scope="module")
 def images():
     x, y = fashion_mnist_32("test", FIXTURE_FMNIST)
-    return (x[:8] + 1) / 2, y[:8]
+    return to_unit_range(x[:8]), y[:8]
 
 
 def test_noise_aware_encoder_starts_the_pf_ode_at_sigma_start():
@@ -46,6 +46,7 @@ def test_noise_aware_encoder_starts_the_pf_ode_at_sigma_start():
     assert err(40) < 0.01 and 3.5 < err(40) / err(80) < 4.5  # Heun's second order from sigma_start
 
 
+@pytest.mark.slow
 def test_latent_optimisation_reaches_the_ridge_solution():
     # A linear decoder x = M w and y = x + noise: the objective |M w - y|^2 / (2 s^2) + lam/2 |w|^2
     # is minimised by w* = (M^T M / s^2 + lam I)^-1 M^T y / s^2.
@@ -60,6 +61,59 @@ def test_latent_optimisation_reaches_the_ridge_solution():
     w_star = torch.linalg.solve(M.T @ M / s ** 2 + lam * torch.eye(d), (y.view(3, n) @ M).T / s ** 2).T
     torch.testing.assert_close(x[0], (w_star @ M.T).view(3, 1, 1, n).clamp(0, 1), atol=2e-3, rtol=0)
     assert x.shape == (2, 3, 1, 1, n) and misfit.shape == (2, 3) and energy.shape == (2, 3)
+
+
+def test_per_image_masks_follow_every_chain():
+    # The decoder x = w (identity) and A = one mask per image: each image's chains fit its own mask;
+    # chain 0 (from w_init; the others' perturbations are drawn per batch) as when it is optimised alone.
+    d = 16
+    masks = torch.cat([random_mask((1, d), 0.5, seed=i) for i in range(3)])
+    y = torch.rand(3, 1, 1, d, generator=torch.Generator().manual_seed(1)) * masks
+    settings = LatentSettings(steps=30, lr=0.05, model_error=0.1, restarts=2)
+    decode = lambda w, k: w.view(len(w), 1, 1, d)  # noqa: E731
+    w0 = torch.zeros(3, d)
+    x, misfit, energy = optimise_latents(decode, Inpainting(masks), y, w0, 0.0, settings)
+    for i in range(3):
+        xi, mi, ei = optimise_latents(decode, Inpainting(masks[i:i + 1]), y[i:i + 1], w0[i:i + 1], 0.0, settings)
+        torch.testing.assert_close(misfit[0, i], mi[0, 0])
+        torch.testing.assert_close(x[0, i], xi[0, 0])
+        keep = masks[i].bool()
+        assert all(torch.equal(x[k, i][keep], y[i][keep]) for k in range(3))  # observed pixels put back in every chain
+    assert x.shape == (3, 3, 1, 1, d)
+
+
+def test_classical_methods_by_name():
+    x = torch.rand(2, 1, 16, 16, generator=torch.Generator().manual_seed(0))
+    assert {m: CLASSICAL[m].task for m in CLASSICAL} == {
+        "nearest": "superres", "bilinear": "superres", "bicubic": "superres", "lanczos": "superres",
+        "biharmonic": "inpaint", "richardson-lucy": "deblur", "wiener": "deblur"}
+    down, hole, blur = Downsampling(2), Inpainting(box_mask((16, 16), 4)), Blur(gaussian_kernel(1.0))
+    assert torch.equal(classical("lanczos", down.A(x), down), upscale(down.A(x), 2, "lanczos"))
+    assert torch.equal(classical("biharmonic", hole.A(x), hole), biharmonic(hole.A(x), hole.mask))
+    y = blur.A(x)
+    assert torch.equal(classical("richardson_lucy", y, blur, iterations=5), richardson_lucy(y, blur.kernel[0, 0], 5))
+    assert torch.equal(classical("wiener", y, blur, seed=1), wiener(y, blur.kernel[0, 0], seed=1))
+    # One kernel per image: each image deconvolved with its own.
+    two = Blur(torch.stack([gaussian_kernel(1.0, 5), gaussian_kernel(0.6, 5)])[:, None])
+    y2 = two.A(x)
+    want = torch.cat([richardson_lucy(y2[i:i + 1], two.kernel[i, 0], 5) for i in range(2)])
+    assert torch.equal(classical("richardson-lucy", y2, two, iterations=5), want)
+    for call, message in ((lambda: classical("sharpen", y, blur), "unknown classical method 'sharpen'; use one of"),
+                          (lambda: classical("biharmonic", y, blur), "biharmonic restores inpaint measurements"),
+                          (lambda: classical("wiener", y, blur, iterations=3), "wiener: unknown option iterations; its options: seed")):
+        with pytest.raises(ValueError, match=message):
+            call()
+
+
+def test_first_guess_is_the_tasks_classical_method_or_the_pseudo_inverse():
+    x = torch.rand(2, 1, 16, 16, generator=torch.Generator().manual_seed(0))
+    st = task_settings("deblur", {"rl_iterations": 4})
+    blur = Blur(gaussian_kernel(1.0))
+    assert torch.equal(first_guess(blur.A(x), blur, st), richardson_lucy(blur.A(x), blur.kernel, 4))
+    down = Downsampling(2)
+    assert torch.equal(first_guess(down.A(x), down, st), upscale(down.A(x), 2, "bicubic"))
+    both = Downsampling(2) * blur  # no classical method of its own: A^+ y
+    assert torch.equal(first_guess(both.A(x), both, st), both.A_dagger(both.A(x)).clamp(0, 1))
 
 
 def test_data_consistency_is_the_proximal_step():
@@ -97,16 +151,17 @@ def test_task_settings_overrides_and_errors():
 def test_a_models_own_task_settings_sit_between_the_defaults_and_the_overrides(tmp_path, monkeypatch):
     from pagoda_inverse.solvers import settings
     toml = tmp_path / "tasks.toml"
-    toml.write_text("[superres]\nscale = 4\n[superres.latent]\nsteps = 30\nlr = 0.1\n"
-                    "[photo.superres.latent]\nsteps = 0\n")
+    toml.write_text("[superres]\nscale = 4\n[superres.latent]\nsteps = 30\nlr = 0.1\n")
     monkeypatch.setattr(settings, "TASKS_TOML", toml)
     assert task_settings("superres").latent.steps == 30
-    st = task_settings("superres", model="photo")
+    defaults = {"superres": {"latent": {"steps": 0}}, "inpaint": {"latent": {"steps": 9}}}  # a model's task_defaults
+    st = task_settings("superres", None, defaults)
     assert st.latent.steps == 0 and st.latent.lr == 0.1 and st.scale == 4  # the rest from [superres]
-    assert task_settings("superres", {"latent": {"steps": 5}}, model="photo").latent.steps == 5
-    assert task_settings("superres", model="fmnist").latent.steps == 30  # no section of its own
+    assert task_settings("superres", {"latent": {"steps": 5}}, defaults).latent.steps == 5
+    assert task_settings("superres", None, {}).latent.steps == 30  # no defaults of its own
 
 
+@pytest.mark.slow
 def test_inpainting_beats_biharmonic_keeps_pixels_and_spreads_only_where_unknown(model, images):
     x, labels = images
     physics = Inpainting(box_mask((32, 32), 12))
@@ -122,6 +177,7 @@ def test_inpainting_beats_biharmonic_keeps_pixels_and_spreads_only_where_unknown
     assert psnr(r.x, x).mean() > psnr(base, x).mean()
 
 
+@pytest.mark.slow
 def test_native_superres_and_inferred_labels(model, images):
     x, labels = images
     physics = Downsampling(4)
@@ -136,6 +192,7 @@ def test_native_superres_and_inferred_labels(model, images):
     assert (physics.A(r.x) - y).abs().mean() < 0.2 * (physics.A(r0.x) - y).abs().mean()
 
 
+@pytest.mark.slow
 def test_teacher_shortlist_and_denoised_classifier_input(model, images):
     x, labels = images
     y = Downsampling(4)(x)
@@ -160,6 +217,7 @@ def test_teacher_shortlist_and_denoised_classifier_input(model, images):
     assert teacher_denoise(model, y, 0.0) is y
 
 
+@pytest.mark.slow
 def test_mirrored_teacher_scores_average_the_image_and_its_mirror(model, images):
     x, labels = images
     y = Downsampling(4)(x)
@@ -176,15 +234,16 @@ def test_mirrored_teacher_scores_average_the_image_and_its_mirror(model, images)
     assert torch.equal(top[:, 0], full.argmax(1)) and torch.allclose(scores[:, 0], full.max(1).values)
 
 
+@pytest.mark.slow
 def test_control_transfer_and_interpolation(model, images):
     x, labels = images
     out = transfer(model, x[:2], labels[:2], torch.tensor([7, 7]))
     assert out.shape == (2, 1, 32, 32)
     torch.testing.assert_close(out, model.decode(model.encode(x[:2], labels[:2]), torch.tensor([7, 7])))
-    strip = interpolate(model, x[:1], x[1:2], labels[0], labels[1], steps=5)
+    strip = interpolate(model, x[:1], x[1:2], labels[0], labels[1], frames=5)
     ends = model.decode(model.encode(x[:2], labels[:2]), labels[:2])
     torch.testing.assert_close(strip[[0, -1]], ends, atol=1e-5, rtol=0)
-    fixed = interpolate(model, x[:1], x[1:2], labels[0], labels[1], steps=5, mix_labels=False)
+    fixed = interpolate(model, x[:1], x[1:2], labels[0], labels[1], frames=5, mix_labels=False)
     torch.testing.assert_close(fixed[0], strip[0], atol=1e-5, rtol=0)
 
 
@@ -198,6 +257,7 @@ def test_slerp_keeps_the_norm_and_hits_the_ends():
     torch.testing.assert_close(path.flatten(1).norm(dim=1), a.norm().expand(7), atol=1e-4, rtol=1e-4)
 
 
+@pytest.mark.slow
 def test_soft_labels_equal_hard_labels_on_one_hot(model):
     z = model.prior(3, seed=1)
     hard = model.decode(z, torch.tensor([1, 4, 9]))
@@ -207,6 +267,7 @@ def test_soft_labels_equal_hard_labels_on_one_hot(model):
         model.decode(z, torch.full((3, 10), 0.5))
 
 
+@pytest.mark.slow
 def test_solver_runs_on_deepinv_physics(model, images):
     dinv = pytest.importorskip("deepinv")
     x, labels = images
@@ -252,6 +313,7 @@ def test_tiles_cover_any_size_and_blend_without_seams():
     assert (row.diff() >= 0).all() and row.diff().max() < 0.5
 
 
+@pytest.mark.slow
 def test_restore_tiled_is_restore_on_one_tile_and_covers_any_size(model, images):
     from pagoda_inverse.solvers import restore_tiled
 

@@ -25,6 +25,7 @@ def assert_same_tensors(a, b):
         assert torch.equal(a[k], b[k]), k
 
 
+@pytest.mark.slow
 def test_torchrun_two_cpu_ranks_end_identical(tiny_teacher_config):
     cfg, run_dir = tiny_teacher_config("ddp", total_steps=4)
     r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
@@ -38,6 +39,7 @@ def test_torchrun_two_cpu_ranks_end_identical(tiny_teacher_config):
     assert [r["step"] for r in rows] == [1, 2, 3, 4] and all(r["loss"] > 0 for r in rows)
 
 
+@pytest.mark.slow
 def test_resume_after_kill_continues_exactly(tiny_teacher_config):
     steps = 300
     cfg_a, dir_a = tiny_teacher_config("straight", total_steps=steps, batch_size=8, log_every=10, checkpoint_every=20)
@@ -86,6 +88,7 @@ def test_pickle_checkpoint_is_refused(tmp_path):
     assert r.returncode == 2 and "never unpickles" in r.stderr and not (tmp_path / "x.png").exists()
 
 
+@pytest.mark.slow
 def test_srnet_starts_as_bicubic_and_trains_from_the_cli(tmp_path):
     import torch.nn.functional as F
 

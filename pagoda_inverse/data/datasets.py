@@ -14,6 +14,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..diffusion import to_model_range, to_unit_range
 from .errors import DataError
 from .images import IMAGE_SUFFIXES, load_image
 from .resize import degrade_mix, downsample
@@ -95,7 +96,7 @@ def image_folder(root: str | Path, resolution: int, channels: int = 3, lowres: s
                 raise DataError(f"{f} is {img.shape[-1]}x{img.shape[-2]}, smaller than the training resolution {resolution}")
             top, left = (img.shape[-2] - s) // 2, (img.shape[-1] - s) // 2
             img = img[:, top:top + s, left:left + s]
-            xs.append(_reduce(img[None] * 2 - 1, resolution, lowres, lowres_seed, len(xs))[0])
+            xs.append(_reduce(to_model_range(img[None]), resolution, lowres, lowres_seed, len(xs))[0])
             ys.append(label)
     if not xs:
         raise DataError(f"no images ({', '.join(IMAGE_SUFFIXES)}) found under {root}")
@@ -120,7 +121,7 @@ def _reduce(x: torch.Tensor, resolution: int, lowres: str, seed: int, first_inde
     if x.shape[-1] == resolution and x.shape[-2] == resolution:
         return x
     if lowres == "mix":
-        return degrade_mix((x + 1) / 2, resolution, seed, first_index) * 2 - 1
+        return to_model_range(degrade_mix(to_unit_range(x), resolution, seed, first_index))
     return downsample(x, resolution)
 
 

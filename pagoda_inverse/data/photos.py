@@ -4,13 +4,12 @@ photographs among two Debian wallpaper packages (docs/photo_data.md lists each w
 Training images are 64x64 patches cropped at random positions from each photo at several scales
 (the large wallpapers are downscaled first), with random horizontal flips. Patch i is a function of
 (seed, i) alone, so a set of N patches is the first N of an endless reproducible stream; it is cached
-as uint8 in cache/ so the teacher (which sees the patches at 16x16 through `downsample`) and every
+as uint8 in data.cache_dir() so the teacher (which sees the patches at 16x16 through `downsample`) and every
 decoder stage read the same pixels. VALIDATION photos are never cropped for training.
 """
 import hashlib
 import json
 import math
-import os
 from pathlib import Path
 
 import numpy as np
@@ -119,10 +118,11 @@ def photo_patches(n: int, seed: int = 0, progress: bool = False, sources: list[s
 
 
 def cached_photo_patches(n: int, seed: int = 0, cache_dir: str | Path | None = None) -> torch.Tensor:
-    """photo_patches(n, seed), built once and kept in cache_dir (default: cache/, or $PAGODA_CACHE)."""
+    """photo_patches(n, seed), built once and kept in cache_dir (default: data.cache_dir())."""
     from .. import checkpoint
+    from .cache import cache_dir as default_cache_dir
 
-    cache_dir = Path(cache_dir or os.environ.get("PAGODA_CACHE", "cache"))
+    cache_dir = Path(cache_dir or default_cache_dir())
     identity = {"kind": "photo_patches", "n": n, "seed": seed, "patch": PATCH, "max_side": MAX_SIDE,
                 "min_side": MIN_SIDE, "sources": training_photo_files()}
     key = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]

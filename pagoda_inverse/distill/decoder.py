@@ -1,4 +1,4 @@
-"""PaGoDA's one-step decoder G(z, y) and its progressive growth (PAGODA.md, stages 2 and 3).
+"""PaGoDA's one-step decoder G(z, y) and its progressive growth (PaGoDA, Kim et al., NeurIPS 2024: stages 2 and 3).
 
 G(z, y) = F_theta(c_in(sigma_max) z, c_noise(sigma_max), y): the teacher's U-Net called at the
 constant sigma_max, its raw output taken as the image. Each growth stage appends, between the
@@ -14,7 +14,7 @@ from torch import nn
 
 from ..diffusion import SIGMA_DATA, SIGMA_MAX, EDMPrecond, precond_coefficients
 from ..nets import UNet, UNetConfig
-from ..nets.unet import ResBlock, Sequential
+from ..nets.unet import ConditionedSequential, ResBlock
 
 
 @dataclass
@@ -28,10 +28,10 @@ class DecoderConfig:
         return asdict(self)
 
 
-def growth_stage(ch: int, emb_dim: int) -> Sequential:
+def growth_stage(ch: int, emb_dim: int) -> ConditionedSequential:
     """One 2x stage: an upsampling residual block (nearest on both paths) and two plain ones."""
-    return Sequential(ResBlock(ch, ch, emb_dim, up=True), ResBlock(ch, ch, emb_dim), ResBlock(ch, ch, emb_dim),
-                      takes_skip=False)
+    return ConditionedSequential(ResBlock(ch, ch, emb_dim, up=True), ResBlock(ch, ch, emb_dim),
+                                 ResBlock(ch, ch, emb_dim), takes_skip=False)
 
 
 class Decoder(nn.Module):
@@ -90,8 +90,9 @@ class Decoder(nn.Module):
         return self.net.head(h)
 
 
-def save_decoder_meta(G: Decoder, teacher_hash: str, **extra) -> tuple[dict, dict]:
-    """(tensors, meta) of a decoder file: kind "decoder", its config and the teacher it belongs to."""
+def decoder_checkpoint(G: Decoder, teacher_hash: str, **extra) -> tuple[dict, dict]:
+    """The (tensors, meta) to write as a decoder file (checkpoint.save): kind "decoder", its config
+    and the teacher it belongs to, plus `extra` (training: the step and the training config)."""
     from .. import checkpoint
     tensors = checkpoint.prefixed("G", G.state_dict())
     return tensors, {"kind": "decoder", "config": G.cfg.to_dict(), "teacher": teacher_hash, **extra}

@@ -10,12 +10,13 @@ from pathlib import Path
 import torch
 
 from .. import checkpoint
+from ..data.cache import cache_dir
 from ..diffusion import EDMPrecond, encode
 
 
 @dataclass
 class LatentConfig:
-    dir: str = "cache/latents"
+    dir: str | None = None  # the chunks' folder; None: latents/ in data.cache_dir()
     levels: int = 40  # Karras levels of the encoder (2 * (levels - 1) network evaluations)
     mirror: bool = True  # also encode each image's horizontal mirror
     limit: int | None = None  # encode only the first `limit` training images (None: all; a CPU budget option)
@@ -34,6 +35,10 @@ def _identity(cfg: LatentConfig, teacher_hash: str) -> dict:
     return {"kind": "latents", "teacher": teacher_hash, "levels": cfg.levels, "clamp": True, **mix}
 
 
+def latent_dir(cfg: LatentConfig) -> Path:
+    return Path(cfg.dir) if cfg.dir else cache_dir() / "latents"
+
+
 def file_hash(path: str | Path) -> str:
     """The short teacher identity recorded in every latent chunk."""
     return checkpoint.file_sha256(path)[:16]
@@ -41,13 +46,13 @@ def file_hash(path: str | Path) -> str:
 
 def encode_dataset(D: EDMPrecond, teacher_hash: str, x_low: torch.Tensor, y: torch.Tensor, cfg: LatentConfig,
                    progress: bool = True, rank: int = 0, world: int = 1) -> Path:
-    """Encode x_low (N, C, h, w) in [-1, 1] at the teacher's resolution into cfg.dir.
+    """Encode x_low (N, C, h, w) in [-1, 1] at the teacher's resolution into latent_dir(cfg).
 
     Under torchrun, rank r encodes chunks r, r + world, ...: a chunk's latents do not depend on
     which process encodes it."""
     from tqdm.auto import tqdm
 
-    out = Path(cfg.dir)
+    out = latent_dir(cfg)
     out.mkdir(parents=True, exist_ok=True)
     flips = (False, True) if cfg.mirror else (False,)
     n = len(x_low) if cfg.limit is None else min(cfg.limit, len(x_low))
@@ -75,15 +80,15 @@ def encode_dataset(D: EDMPrecond, teacher_hash: str, x_low: torch.Tensor, y: tor
 
 def load_latents(cfg: LatentConfig, teacher_hash: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(z, index into the dataset, flip flag) of the cached pairs that cfg selects (limit, mirror)."""
-    files = sorted(Path(cfg.dir).glob("*.safetensors"))
+    files = sorted(latent_dir(cfg).glob("*.safetensors"))
     if not files:
-        raise checkpoint.CheckpointError(f"no latents in {cfg.dir}: `pagoda-inverse train decoder` encodes them on its first run")
+        raise checkpoint.CheckpointError(f"no latents in {latent_dir(cfg)}: `pagoda-inverse train decoder` encodes them on its first run")
     zs, idx, flips = [], [], []
     for f in files:
         tensors, meta = checkpoint.load(f)
         if {k: v for k, v in meta.items() if k != "flip"} != _identity(cfg, teacher_hash):
             raise checkpoint.CheckpointError(f"{f} was encoded by another teacher, level count or lowres rule; "
-                                             f"delete {cfg.dir} to re-encode")
+                                             f"delete {latent_dir(cfg)} to re-encode")
         if meta["flip"] and not cfg.mirror:
             continue
         keep = tensors["index"] < cfg.limit if cfg.limit is not None else slice(None)

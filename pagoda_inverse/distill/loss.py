@@ -1,4 +1,4 @@
-"""PaGoDA's decoder objective, in one place (PAGODA.md, stages 2 and 3):
+"""PaGoDA's decoder objective, in one place (PaGoDA, Kim et al., NeurIPS 2024: stages 2 and 3):
 
     generator:      L = L_rec + lambda * w * L_adv
       L_rec = LPIPS(aug(G(Enc(x), y)), aug(x))                  the same augmentation on both (+ an optional pixel term)
@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from ..diffusion import to_unit_range
 from ..metrics.lpips import lpips_input
 from . import augment
 
@@ -32,7 +33,7 @@ def reconstruction_loss(lpips_net, x_hat: torch.Tensor, x: torch.Tensor, cfg: Lo
     both, plus pixel_weight * MSE when set."""
     p = augment.draw(len(x), x.shape[-1], device=x.device)
     a_hat, a = augment.apply(x_hat, p), augment.apply(x, p)
-    L_rec = lpips_net(lpips_input((a_hat + 1) / 2), lpips_input((a + 1) / 2), normalize=True).mean()
+    L_rec = lpips_net(lpips_input(to_unit_range(a_hat)), lpips_input(to_unit_range(a)), normalize=True).mean()
     if cfg.pixel_weight:
         L_rec = L_rec + cfg.pixel_weight * F.mse_loss(x_hat, x)
     return L_rec

@@ -16,11 +16,13 @@ import torch.nn.functional as F
 
 from .. import checkpoint
 from ..data import downsample
+from ..diffusion import to_model_range
+from ..models import MODELS
 
 JUDGE_SIZE = 32
 JUDGE_RESIZE_RULE = (f"to {JUDGE_SIZE}x{JUDGE_SIZE}: bilinear upsampling (align_corners=False) from smaller sizes, "
                      "the project's downsample from larger ones")
-SHIPPED_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "fmnist_classifier.safetensors"
+SHIPPED_WEIGHTS = MODELS["fmnist"].classifier
 CHECKPOINT_KIND = "fmnist_classifier"
 
 
@@ -49,7 +51,7 @@ class FashionMNISTNet(nn.Module):
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """Penultimate features (B, feature_dim) of images (B, 1, 32, 32) in [0, 1]."""
-        return self.trunk(x * 2 - 1)
+        return self.trunk(to_model_range(x))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x))

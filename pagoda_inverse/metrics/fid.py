@@ -9,12 +9,11 @@ averaged over random subsets (100 of 1000 by default, as torch-fidelity and clea
 
 A split name as the reference means that split downsampled (data.downsample) to the resolution
 of the images scored, so 8x8 samples are compared with the 8x8 test set, both judged after the
-classifier's resize rule. Reference features are cached in cache/ (PAGODA_CACHE overrides), keyed
-by split, resolution and the classifier weights' hash; `recompute=True` rebuilds them.
+classifier's resize rule. Reference features are cached in data.cache_dir(), keyed by split,
+resolution and the classifier weights' hash; `recompute=True` rebuilds them.
 """
 import hashlib
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,11 +22,10 @@ import torch
 
 from .. import checkpoint
 from ..data import downsample, fashion_mnist_32
+from ..diffusion import to_unit_range
+from ..data.cache import cache_dir as data_cache_dir
 from ..data.datasets import fashion_mnist_dir
 from .classifier import JUDGE_SIZE, FashionMNISTJudge, shipped_judge
-
-CACHE_DIR = Path(os.environ.get("PAGODA_CACHE", Path(__file__).resolve().parents[2] / "cache"))
-
 
 @dataclass
 class FeatureStats:
@@ -77,14 +75,14 @@ def kernel_distance(f1: torch.Tensor | np.ndarray, f2: torch.Tensor | np.ndarray
 
 
 def reference_features(split: str = "test", resolution: int = JUDGE_SIZE, judge: FashionMNISTJudge | None = None,
-                       data_root: str | None = None, cache_dir: str | Path = CACHE_DIR, recompute: bool = False) -> torch.Tensor:
+                       data_root: str | None = None, cache_dir: str | Path | None = None, recompute: bool = False) -> torch.Tensor:
     """The judge's features (N, D) of a Fashion-MNIST split brought to `resolution` by the project's
     downsample; cached on disk, keyed by split, resolution, data folder and classifier weights."""
     judge = judge or shipped_judge()
     identity = {"kind": "judge_features", "split": split, "resolution": resolution,
                 "data_dir": str(fashion_mnist_dir(data_root).resolve()), "weights_sha256": checkpoint.file_sha256(judge.path)}
     key = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
-    path = Path(cache_dir) / f"fmnist_{split}_{resolution}px_features_{key}.safetensors"
+    path = Path(cache_dir or data_cache_dir()) / f"fmnist_{split}_{resolution}px_features_{key}.safetensors"
     if path.exists() and not recompute:
         try:
             tensors, meta = checkpoint.load(path)
@@ -93,7 +91,7 @@ def reference_features(split: str = "test", resolution: int = JUDGE_SIZE, judge:
         except checkpoint.CheckpointError:
             pass  # unreadable cache: rebuild it
     x, _ = fashion_mnist_32(split, data_root)
-    features = judge.features(downsample((x + 1) / 2, resolution))
+    features = judge.features(downsample(to_unit_range(x), resolution))
     checkpoint.save(path, {"features": features}, identity)
     return features
 

@@ -1,4 +1,4 @@
-"""The plain super-resolution network a user would otherwise pick (issue 15's peer): SRResNet
+"""The plain super-resolution network a user would otherwise pick: SRResNet
 (Ledig et al., 2017) without batch norm, as EDSR (Lim et al., 2017), predicting a residual on
 the bicubic upsampling of its input.
 

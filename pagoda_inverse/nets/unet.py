@@ -121,10 +121,10 @@ class UNet(nn.Module):
                 ch = C * mult
                 if res in cfg.attn_resolutions:
                     blocks.append(AttentionBlock(ch, cfg.head_channels))
-                self.enc.append(Sequential(*blocks))
+                self.enc.append(ConditionedSequential(*blocks))
                 skip_ch.append(ch)
-        self.mid = Sequential(ResBlock(ch, ch, emb_dim, cfg.dropout), AttentionBlock(ch, cfg.head_channels),
-                              ResBlock(ch, ch, emb_dim, cfg.dropout))
+        self.mid = ConditionedSequential(ResBlock(ch, ch, emb_dim, cfg.dropout), AttentionBlock(ch, cfg.head_channels),
+                                         ResBlock(ch, ch, emb_dim, cfg.dropout))
         self.dec = nn.ModuleList()
         for level, mult in reversed(list(enumerate(cfg.channel_mult))):
             for _ in range(cfg.num_res_blocks + 1):
@@ -132,9 +132,9 @@ class UNet(nn.Module):
                 ch = C * mult
                 if res in cfg.attn_resolutions:
                     blocks.append(AttentionBlock(ch, cfg.head_channels))
-                self.dec.append(Sequential(*blocks))
+                self.dec.append(ConditionedSequential(*blocks))
             if level > 0:
-                self.dec.append(Sequential(ResBlock(ch, ch, emb_dim, cfg.dropout, up=True), takes_skip=False))
+                self.dec.append(ConditionedSequential(ResBlock(ch, ch, emb_dim, cfg.dropout, up=True), takes_skip=False))
                 res *= 2
         self.out_channels = ch
         self.head = nn.Sequential(group_norm(ch), nn.SiLU(), zero_module(nn.Conv2d(ch, cfg.channels, 3, padding=1)))
@@ -170,8 +170,9 @@ class UNet(nn.Module):
         return self.head(self.features(x, self.embed(c_noise, labels)))
 
 
-class Sequential(nn.ModuleList):
-    """Blocks that all take (h, emb); `takes_skip` marks decoder blocks fed a U-Net skip."""
+class ConditionedSequential(nn.ModuleList):
+    """nn.Sequential for blocks that all take (h, emb): the conditioning embedding is passed to each.
+    `takes_skip` marks decoder blocks fed a U-Net skip."""
 
     def __init__(self, *blocks: nn.Module, takes_skip: bool = True):
         super().__init__(blocks)

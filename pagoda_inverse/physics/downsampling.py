@@ -14,6 +14,8 @@ class Downsampling(LinearPhysics):
     factors use the base class's autograd adjoint and CG pseudo-inverse, at the input size
     y's size times `factor`."""
 
+    task = "superres"
+
     def __init__(self, factor: int, sigma: float = 0.0):
         super().__init__(sigma)
         if int(factor) != factor or factor < 1:
@@ -25,7 +27,8 @@ class Downsampling(LinearPhysics):
         """Power-of-two factors: downsample is exactly average pooling."""
         return self.factor & (self.factor - 1) == 0
 
-    def A(self, x: torch.Tensor) -> torch.Tensor:
+    def A(self, x: torch.Tensor, **params) -> torch.Tensor:
+        self.update_parameters(**params)
         h, w = x.shape[-2:]
         if h % self.factor or w % self.factor:
             raise ValueError(f"Downsampling by {self.factor}: the image size {h}x{w} is not divisible by {self.factor}")
@@ -34,12 +37,20 @@ class Downsampling(LinearPhysics):
     def input_shape(self, y_shape: torch.Size) -> tuple[int, ...]:
         return (*y_shape[:-2], y_shape[-2] * self.factor, y_shape[-1] * self.factor)
 
-    def A_adjoint(self, y: torch.Tensor) -> torch.Tensor:
+    def A_adjoint(self, y: torch.Tensor, **params) -> torch.Tensor:
         if not self.is_pooling:
-            return super().A_adjoint(y)
+            return super().A_adjoint(y, **params)
+        self.update_parameters(**params)
         return F.interpolate(y, scale_factor=self.factor, mode="nearest") / self.factor**2
 
-    def A_dagger(self, y: torch.Tensor, max_iter: int = 100, tol: float = 1e-6) -> torch.Tensor:
+    def A_adjoint_A(self, x: torch.Tensor, **params) -> torch.Tensor:
+        """Pooling: A^T A x is each factor x factor block's mean, spread over the block, over factor^2."""
         if not self.is_pooling:
-            return super().A_dagger(y, max_iter=max_iter, tol=tol)
+            return super().A_adjoint_A(x, **params)
+        return F.interpolate(self.A(x, **params), scale_factor=self.factor, mode="nearest") / self.factor**2
+
+    def A_dagger(self, y: torch.Tensor, max_iter: int = 100, tol: float = 1e-6, **params) -> torch.Tensor:
+        if not self.is_pooling:
+            return super().A_dagger(y, max_iter=max_iter, tol=tol, **params)
+        self.update_parameters(**params)
         return F.interpolate(y, scale_factor=self.factor, mode="nearest")

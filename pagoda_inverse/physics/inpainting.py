@@ -8,32 +8,42 @@ from .base import LinearPhysics
 
 
 class Inpainting(LinearPhysics):
-    """y = mask * x. A is an orthogonal projection, so A^T = A^+ = A. `mask` is (H, W),
-    (1, 1, H, W) or (B, C, H, W), holding 0 (missing) and 1 (observed) only."""
+    """y = mask * x. A is an orthogonal projection, so A^T = A^T A = A^+ = A. `mask` is (H, W),
+    (1, 1, H, W) or (B, C, H, W), holding 0 (missing) and 1 (observed) only; batch B gives each image
+    its own mask."""
+
+    task = "inpaint"
+    params = ("mask",)
 
     def __init__(self, mask: torch.Tensor, sigma: float = 0.0):
         super().__init__(sigma)
-        mask = torch.as_tensor(mask)
+        self.register_buffer("mask", self.check_parameter("mask", torch.as_tensor(mask)))
+
+    def check_parameter(self, name: str, mask: torch.Tensor) -> torch.Tensor:
         if mask.ndim == 2:
             mask = mask[None, None]
         if mask.ndim != 4:
             raise ValueError(f"Inpainting: mask must be (H, W), (1, 1, H, W) or (B, C, H, W), got shape {tuple(mask.shape)}")
         if not ((mask == 0) | (mask == 1)).all():
             raise ValueError("Inpainting: mask must hold 0 (missing) and 1 (observed) only")
-        self.register_buffer("mask", mask.float())
+        return mask.float()
 
     @property
     def keeps_pixels(self) -> bool:
         return self.noise_model.sigma == 0
 
-    def A(self, x: torch.Tensor) -> torch.Tensor:
+    def A(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        self.update_parameters(mask=mask)
         return self.mask * x
 
-    def A_adjoint(self, y: torch.Tensor) -> torch.Tensor:
-        return self.mask * y
+    def A_adjoint(self, y: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        return self.A(y, mask)
 
-    def A_dagger(self, y: torch.Tensor) -> torch.Tensor:
-        return self.mask * y
+    def A_adjoint_A(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        return self.A(x, mask)  # m * m * x = m * x for a 0/1 mask
+
+    def A_dagger(self, y: torch.Tensor, mask: torch.Tensor | None = None, **_) -> torch.Tensor:
+        return self.A(y, mask)
 
 
 def box_mask(size: tuple[int, int], box: int | tuple[int, int, int, int]) -> torch.Tensor:

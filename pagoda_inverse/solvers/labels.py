@@ -14,13 +14,14 @@ import math
 import torch
 
 from ..data import downsample
+from ..diffusion import to_model_range, to_unit_range
 
 TEACHER_SIGMAS = (0.2, 0.4, 0.8, 1.6)  # model units; Fashion-MNIST's 8x8 classes separate there
 
 
 def _teacher_size(model, x: torch.Tensor) -> torch.Tensor:
     """x in [0, 1] at the teacher's resolution, in model units [-1, 1]."""
-    return 2 * (downsample(x, model.teacher_resolution) if x.shape[-1] != model.teacher_resolution else x) - 1
+    return to_model_range(downsample(x, model.teacher_resolution) if x.shape[-1] != model.teacher_resolution else x)
 
 
 def _model_std(model, x: torch.Tensor, noise_std: float) -> float:
@@ -66,7 +67,7 @@ def teacher_denoise(model, x: torch.Tensor, noise_std: float) -> torch.Tensor:
         return x
     x0 = _teacher_size(model, x)
     null = torch.full((len(x0),), -1, device=x0.device, dtype=torch.long)
-    return ((model.D(x0, _model_std(model, x, noise_std), null).clamp(-1, 1) + 1) / 2)
+    return to_unit_range(model.D(x0, _model_std(model, x, noise_std), null).clamp(-1, 1))
 
 
 @torch.no_grad()

@@ -1,9 +1,8 @@
 """Latent optimisation in PaGoDA's latent space, and the data-consistency step that follows it.
 
 The one-step decoder G makes every iteration one network evaluation and its gradient, against the
-hundreds or thousands of a diffusion posterior sampler (PAGODA.md, "What follows for inverse problems").
+hundreds or thousands of a diffusion posterior sampler's.
 """
-import copy
 import math
 
 import torch
@@ -18,12 +17,10 @@ def noise_std(physics) -> float:
     return float(sigma.max()) if torch.is_tensor(sigma) else float(sigma or 0.0)
 
 
-def with_mask(physics, mask: torch.Tensor):
-    """A copy of an inpainting operator with another mask (per-image masks for a subset, chains or
-    tiles); the original is left as it was (a shallow copy would share its buffer dict)."""
-    physics = copy.deepcopy(physics)
-    physics.mask = mask
-    return physics
+def select(physics, rows):
+    """The operator of images `rows` of the batch (physics.select); deepinv's physics, which have no
+    select, serve every image as one operator."""
+    return physics.select(rows) if hasattr(physics, "select") else physics
 
 
 def data_consistency(physics, x_hat: torch.Tensor, y: torch.Tensor, sigma: float, tau: float,
@@ -34,8 +31,8 @@ def data_consistency(physics, x_hat: torch.Tensor, y: torch.Tensor, sigma: float
     pixels put back). tau = 0 returns x_hat."""
     if tau <= 0:
         return x_hat
-    if getattr(physics, "keeps_pixels", False):
-        return physics.mask * y + (1 - physics.mask) * x_hat
+    if getattr(physics, "keeps_pixels", False):  # A = A^T A, a projection: A^T y + (I - A^T A) x_hat, exact
+        return physics.A_adjoint(y) + (x_hat - physics.A_adjoint_A(x_hat))
     inv_rho = (sigma / tau) ** 2
     b = physics.A_adjoint(y) + inv_rho * x_hat
     x = conjugate_gradient(lambda v: physics.A_adjoint(physics.A(v)) + inv_rho * v, b, x_hat,
@@ -61,9 +58,7 @@ def optimise_latents(decode, physics, y: torch.Tensor, w_init: torch.Tensor, sig
     w = torch.cat([w_init[None], math.sqrt(1 - a ** 2) * w_init[None] + a * eps]).flatten(0, 1)
     w = w.detach().clone().requires_grad_(True)
     yk = y.repeat(K, *[1] * (y.ndim - 1))
-    mask = getattr(physics, "mask", None)
-    if K > 1 and torch.is_tensor(mask) and mask.shape[0] > 1:  # per-image masks: one per chain too
-        physics = with_mask(physics, mask.repeat(K, 1, 1, 1))
+    physics = select(physics, torch.arange(B).repeat(K))  # chain-major rows, as yk
     s2 = max(sigma, settings.noise_floor) ** 2
 
     def objective(x):

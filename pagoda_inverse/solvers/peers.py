@@ -2,17 +2,16 @@
 so a benchmark runs them beside PaGoDA on the same operators. Needs the `bench` extra (deepinv);
 importing this module does not.
 
-The denoiser each solver calls (deepinv 0.5.0), all in deepinv's `Denoiser` contract
-(models/base.py:36): x in [0, 1], sigma the noise std in [0, 1] units, output in [0, 1].
-- DiffPIR (sampling/diffusion.py:483-485): its VP state lives in [-1, 1]; it calls
+The denoiser each solver calls (deepinv 0.5.0), all in the contract of deepinv.models.Denoiser:
+x in [0, 1], sigma the noise std in [0, 1] units, output in [0, 1].
+- DiffPIR (deepinv.sampling.DiffPIR.forward): its VP state lives in [-1, 1]; it calls
   model(x_t / (2 sqrt(abar_t)) + 1/2, sigma_t / 2), sigma_t = sqrt(1 - abar_t) / sqrt(abar_t) in [-1, 1] units.
-- DPS (sampling/diffusion.py:595-597, diffusion_sde.py:956-966, 1129-1134): a VP SDE on a [-1, 1] state,
-  minus_one_one=True, so the score sees the denoiser through MinusOneOneDenoiserWrapper
-  (models/wrapper.py:687-693: (x + 1) / 2 and sigma / 2) and the DPS term calls it on (x / s(t) + 1) / 2
-  with sigma(t) / 2. Its clip [-1, 1] (diffusion.py:596) acts on that [0, 1] output, so it clips nothing.
-- DDRM (sampling/diffusion.py:199, 229): model(V x_bar, sigma_t) in y's own [0, 1] range, sigma_t on
+- DPS (deepinv.sampling.DPS, a VP SDE on a [-1, 1] state, minus_one_one=True): the score sees the denoiser
+  through deepinv.models.MinusOneOneDenoiserWrapper ((x + 1) / 2 and sigma / 2) and the DPS term calls it
+  on (x / s(t) + 1) / 2 with sigma(t) / 2. Its clip to [-1, 1] acts on that [0, 1] output, so it clips nothing.
+- DDRM (deepinv.sampling.DDRM.forward): model(V x_bar, sigma_t) in y's own [0, 1] range, sigma_t on
   np.linspace(1, 0, steps) in [0, 1] units; the last level is 0. (deepinv draws x_bar's noise with std
-  sigma_t / sqrt(2) (lines 195, 226) yet tells the denoiser sigma_t; the adapter passes sigma_t on as asked.)
+  sigma_t / sqrt(2) yet tells the denoiser sigma_t; the adapter passes sigma_t on as asked.)
 
 EDMDenoiser maps that contract to EDM's D(x; sigma) (x and sigma in [-1, 1] units, diffusion.py):
     x_edm = 2 x - 1,   sigma_edm = 2 sigma,   out = (D(x_edm; sigma_edm) + 1) / 2.
@@ -136,12 +135,12 @@ def _decomposable(physics, channels: int):
     """DDRM needs an SVD: deepinv's DecomposablePhysics, or this project's Inpainting as deepinv's."""
     import deepinv as dinv
 
-    from ..physics import Inpainting
+    from ..physics import task_of
 
     if isinstance(physics, dinv.physics.DecomposablePhysics):
         # DDRM assumes a noise std of 0.01 where noise_model has no sigma (ZeroNoise): give it the true one.
         return _with_noise(physics, noise_std(physics))
-    if isinstance(physics, Inpainting) and physics.mask.shape[0] == 1:
+    if task_of(physics) == "inpaint" and physics.mask.shape[0] == 1:
         mask = physics.mask.expand(1, channels, *physics.mask.shape[-2:])
         return dinv.physics.Inpainting(img_size=tuple(mask.shape[1:]), mask=mask.clone(),
                                        noise_model=dinv.physics.GaussianNoise(noise_std(physics)),

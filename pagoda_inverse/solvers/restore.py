@@ -14,10 +14,11 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..physics import Blur, Downsampling, Inpainting
-from .classical import classical_restoration, upscale
+from ..diffusion import to_unit_range
+from ..physics import task_of
+from .classical import first_guess
 from .labels import label_candidates
-from .latent import noise_std, optimise_latents, with_mask
+from .latent import noise_std, optimise_latents, select
 from .settings import TaskSettings, task_settings
 
 
@@ -29,29 +30,16 @@ class Restoration:
     x_init: torch.Tensor  # the classical restoration the latent started from (super-resolution: bicubic)
 
 
-def task_of(physics) -> str:
-    """The task whose settings fit `physics` (this project's operators or deepinv's of the same names)."""
-    for cls, task in ((Downsampling, "superres"), (Inpainting, "inpaint"), (Blur, "deblur")):
-        if isinstance(physics, cls) or type(physics).__name__ == cls.__name__:
-            return task
-    return "deblur"  # any other linear operator: the general settings
-
-
 def restore(model, y: torch.Tensor, physics, labels=None, settings: TaskSettings | None = None,
             progress: bool = False) -> Restoration:
     """Restore y (B, C, h, w) in [0, 1] measured through `physics`; labels None on a class-conditional
     model are inferred (TaskSettings.label_method, label_candidates; solvers/labels.py)."""
     task = task_of(physics)
-    settings = settings or task_settings(task, model=getattr(model, "name", None))
+    settings = settings or task_settings(task, None, model.task_defaults)
     s = noise_std(physics)
-    device = model._device()
+    device = model.device
     y = y.to(device, torch.float32)
-    if task == "superres":
-        factor = physics.factor
-        x_init = upscale(y.clamp(0, 1), factor)
-    else:
-        factor = 1
-        x_init = classical_restoration(y, physics, settings.rl_iterations)
+    x_init = first_guess(y, physics, settings)
     size = x_init.shape[-1]
     if x_init.shape[-2] != size or size not in model.resolutions:
         raise ValueError(f"the restored image would be {x_init.shape[-1]}x{x_init.shape[-2]}; this model "
@@ -66,7 +54,7 @@ def restore(model, y: torch.Tensor, physics, labels=None, settings: TaskSettings
         candidates, log_p = _infer_labels(model, y.clamp(0, 1) if low is not None else x_init, settings,
                                           settings.label_candidates, low, s)
     else:
-        candidates = model._labels(labels, len(y))[:, None]
+        candidates = model.check_labels(labels, len(y))[:, None]
     k = 1 if candidates is None else candidates.shape[1]
     flat_labels = None if candidates is None else candidates.flatten()  # image-major: (B k,)
     rep = lambda t: t.repeat_interleave(k, dim=0)  # noqa: E731 (one row per image and candidate)
@@ -83,10 +71,10 @@ def restore(model, y: torch.Tensor, physics, labels=None, settings: TaskSettings
         lab = None if flat_labels is None else flat_labels[i:i + b]
 
         def decode(w, chains, lab=lab):
-            return (G(w * model.sigma_max, None if lab is None else lab.repeat(chains)) + 1) / 2
+            return to_unit_range(G(w * model.sigma_max, None if lab is None else lab.repeat(chains)))
 
-        rows = torch.arange(len(y), device=device).repeat_interleave(k)[i:i + b]  # per-image masks follow
-        x_k, misfit, energy = optimise_latents(decode, _select(physics, rows), rep(y)[i:i + b], w_init[i:i + b], s,
+        rows = torch.arange(len(y), device=device).repeat_interleave(k)[i:i + b]
+        x_k, misfit, energy = optimise_latents(decode, select(physics, rows), rep(y)[i:i + b], w_init[i:i + b], s,
                                                settings.latent, progress)
         xs.append(x_k)
         misfits.append(misfit)
@@ -113,8 +101,7 @@ def restore(model, y: torch.Tensor, physics, labels=None, settings: TaskSettings
         again, _ = _infer_labels(model, x, settings)
         changed = (again[:, 0] != used).nonzero().flatten()
         if len(changed):
-            physics_c = _select(physics, changed)
-            r = restore(model, y[changed], physics_c, again[changed, 0], settings, progress)
+            r = restore(model, y[changed], select(physics, changed), again[changed, 0], settings, progress)
             x, std, used = x.clone(), std.clone(), used.clone()
             x[changed], std[changed], used[changed] = r.x, r.std, r.labels
     return Restoration(x, std, used, x_init)
@@ -124,34 +111,27 @@ def restore_tiled(model, y: torch.Tensor, physics, labels=None, settings: TaskSe
                   overlap: int | None = None, batch: int = 64, progress: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """restore() for one image (1, C, h, w) of any size: `restore` on overlapping tiles of the size
     the model takes (super-resolution: the teacher's, input side; otherwise the largest decoder's),
-    blended (solvers/tiles.py). Returns (x, per-pixel spread) at the restored size; a per-pixel
-    inpainting mask is cut into tiles with y."""
+    blended (solvers/tiles.py). Returns (x, per-pixel spread) at the restored size; the operator's
+    per-pixel parameters (an inpainting mask) are cut into tiles with y."""
     from .tiles import tiled
 
     task = task_of(physics)
     tile, scale = (model.teacher_resolution, physics.factor) if task == "superres" else (model.resolutions[-1], 1)
-    mask = getattr(physics, "mask", None)
-    aligned = (mask.expand(1, -1, *y.shape[-2:]),) if task == "inpaint" and mask.shape[-2:] == y.shape[-2:] else ()
+    maps = physics.pixel_parameters(y.shape[-2:]) if hasattr(physics, "pixel_parameters") else {}
 
-    def fn(y_t, *mask_t):
-        p = with_mask(physics, mask_t[0]) if mask_t else physics
+    def fn(y_t, *maps_t):
+        p = physics.with_parameters(**dict(zip(maps, maps_t))) if maps else physics
         lab = None if labels is None else torch.as_tensor(labels).reshape(-1)[:1].expand(len(y_t))  # one class
         r = restore(model, y_t, p, lab, settings)
         return torch.cat([r.x, r.std], 1)
 
-    out = tiled(fn, y, *aligned, tile=tile, scale=scale, overlap=overlap, batch=batch, progress=progress)
+    out = tiled(fn, y, *maps.values(), tile=tile, scale=scale, overlap=overlap, batch=batch, progress=progress)
     return out[:, :y.shape[1]], out[:, y.shape[1]:]
 
 
 def _infer_labels(model, x, settings: TaskSettings, k: int = 1, y_low=None, s: float = 0.0):
     return label_candidates(model, x, k, settings.label_method, y_low, s, settings.label_teacher_weight,
                             settings.label_teacher_draws, settings.label_shortlist, settings.label_mirror)
-
-
-def _select(physics, index: torch.Tensor):
-    """The operator restricted to some images of the batch: only per-image masks need it."""
-    mask = getattr(physics, "mask", None)
-    return with_mask(physics, mask[index]) if torch.is_tensor(mask) and mask.shape[0] > 1 else physics
 
 
 class PaGoDASolver(nn.Module):

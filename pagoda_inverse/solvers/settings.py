@@ -1,11 +1,12 @@
 """Each task's solver settings, one place for the CLI, the API and the benchmarks: the defaults
-live in pagoda_inverse/configs/tasks.toml ([TASK], then a shipped model's own [MODEL.TASK] on top);
+live in pagoda_inverse/configs/tasks.toml ([TASK]); a model's own defaults (`model.task_defaults`:
+the registry's for a named model, its decoder's training config's [tasks] for one's own) go on top;
 a benchmark spec or a caller overrides any key."""
 import copy
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..config import from_dict, load_toml
+from ..config import ConfigError, from_dict, load_toml
 
 TASKS_TOML = Path(__file__).resolve().parent.parent / "configs" / "tasks.toml"
 TASKS = ("superres", "inpaint", "deblur")
@@ -51,13 +52,22 @@ def _merge(d: dict, overrides: dict) -> None:
             d[k] = v
 
 
-def task_settings(task: str, overrides: dict | None = None, model: str | None = None) -> TaskSettings:
-    """The defaults of `task` (one of TASKS); then, for a shipped model's name, that model's section
-    [MODEL.TASK] if tasks.toml has one; then `overrides` (a dict shaped as the TOML section)."""
+def task_settings(task: str, overrides: dict | None = None, defaults: dict | None = None) -> TaskSettings:
+    """The defaults of `task` (one of TASKS); then `defaults[task]` (a model's `task_defaults`, keyed
+    by task); then `overrides`. Both are dicts shaped as the TOML section."""
     if task not in TASKS:
         raise ValueError(f"unknown task {task!r}; use one of {', '.join(TASKS)}")
-    table = load_toml(TASKS_TOML)
-    d = copy.deepcopy(table[task])
-    _merge(d, table.get(model, {}).get(task, {}) if model not in TASKS else {})
+    d = copy.deepcopy(load_toml(TASKS_TOML)[task])
+    _merge(d, (defaults or {}).get(task, {}))
     _merge(d, overrides or {})
     return from_dict(TaskSettings, d, task)
+
+
+def check_task_defaults(defaults: dict, where: str = "tasks") -> None:
+    """Raise ConfigError unless `defaults` is a valid `task_defaults` table: task names, known keys."""
+    for task, section in defaults.items():
+        if task not in TASKS:
+            raise ConfigError(f"unknown task {task!r} in [{where}]; use one of {', '.join(TASKS)}")
+        if not isinstance(section, dict):
+            raise ConfigError(f"[{where}.{task}] must be a table of settings")
+        task_settings(task, None, {task: section})

@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from .. import checkpoint
 from ..config import from_dict, load_toml, to_dict
 from ..data import downsample, fashion_mnist_32
+from ..diffusion import to_unit_range
 from ..metrics.classifier import CHECKPOINT_KIND, JUDGE_SIZE, FashionMNISTNet, to_judge_size
 
 
@@ -86,7 +87,7 @@ def train_classifier(cfg: ClassifierConfig, command: str | None = None, log=prin
     gen = torch.Generator().manual_seed(cfg.seed)
     x_train, y_train = fashion_mnist_32("train", cfg.data_root)
     x_test, y_test = fashion_mnist_32("test", cfg.data_root)
-    x_train, x_test = (x_train + 1) / 2, (x_test + 1) / 2  # the judge's inputs are in [0, 1]
+    x_train, x_test = to_unit_range(x_train), to_unit_range(x_test)  # the judge's inputs are in [0, 1]
 
     net = FashionMNISTNet(cfg.width, cfg.feature_dim).to(memory_format=torch.channels_last)  # ~30% faster convolutions on CPU
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)

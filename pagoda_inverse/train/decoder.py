@@ -1,6 +1,6 @@
 """Stages 2 and 3: distil the one-step decoder from the teacher's latent pairs and grow it
-(PAGODA.md). The objective is distill/loss.py's; this file runs it: one generator step, then one
-discriminator step, each on its own batch."""
+(PaGoDA, Kim et al., NeurIPS 2024). The objective is distill/loss.py's; this file runs it: one
+generator step, then one discriminator step, each on its own batch."""
 import copy
 from dataclasses import dataclass, field
 
@@ -11,10 +11,11 @@ from ..config import ConfigError, from_dict, load_toml, to_dict
 from ..data import DataConfig, load_training_data
 from ..metrics.lpips import lpips_model
 from ..distill import augment
-from ..distill.decoder import Decoder, load_decoder, save_decoder_meta
+from ..distill.decoder import Decoder, decoder_checkpoint, load_decoder
 from ..distill.discriminator import ARCHITECTURES, make_discriminator
 from ..distill.loss import LossConfig, generator_loss, hinge_d_loss, hinge_g_loss, reconstruction_loss
 from ..distill.latents import LatentConfig, encode_dataset, file_hash, load_latents
+from ..solvers.settings import check_task_defaults
 from ..teacher import load_teacher, resolve
 from ..distributed import setup_distributed
 from .loop import Trainer, TrainConfig, batch_indices, ema_update
@@ -40,6 +41,9 @@ class DecoderTrainConfig:
     loss: LossConfig = field(default_factory=LossConfig)
     disc: DiscConfig = field(default_factory=DiscConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    # The model's own task defaults, [tasks.TASK] shaped as tasks.toml's [TASK]: stored in the
+    # decoder file, they become `model.task_defaults` when the model is loaded from its files.
+    tasks: dict = field(default_factory=dict)
 
 
 def load_config(path) -> DecoderTrainConfig:
@@ -65,6 +69,7 @@ def train_decoder(cfg: DecoderTrainConfig, resume: bool = False) -> Trainer:
         raise ConfigError(f"disc.architecture must be one of {ARCHITECTURES}, not {cfg.disc.architecture!r}")
     if cfg.stage == "grow" and not cfg.init:
         raise ConfigError("stage 'grow' needs init = the decoder file to grow from")
+    check_task_defaults(cfg.tasks)
     d = setup_distributed()
     teacher_hash = file_hash(resolve(cfg.teacher))
     if not resume:  # the ranks share the chunks; a resumed run has them all already
@@ -95,7 +100,7 @@ def train_decoder(cfg: DecoderTrainConfig, resume: bool = False) -> Trainer:
     n_cls = max(G.cfg.model.num_classes, 1)
 
     def export(step):
-        return save_decoder_meta(ema, teacher_hash, training={"step": step, "config": to_dict(cfg)})
+        return decoder_checkpoint(ema, teacher_hash, training={"step": step, "config": to_dict(cfg)})
 
     trainer = Trainer(cfg.train, d, {"G": G, "ema": ema, "disc": disc}, {"G": opt_g, "disc": opt_d}, export, to_dict(cfg))
     if resume:

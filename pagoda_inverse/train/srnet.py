@@ -1,4 +1,4 @@
-"""Issue 15's peer: train the plain x4 network (nets/srnet.py) on the photo model's patches, its
+"""The photo model's peer: train the plain x4 network (nets/srnet.py) on the photo model's patches, its
 inputs made as the photo decoder's are (Pillow kernels and mild blur, data lowres "mix"), with
 L1 + LPIPS: the network a user would train instead of a PaGoDA model, for the same CPU time."""
 import copy
@@ -11,6 +11,7 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 from .. import checkpoint
 from ..config import ConfigError, from_dict, load_toml, to_dict
 from ..data import DataConfig, load_training_data
+from ..diffusion import to_unit_range
 from ..distributed import setup_distributed
 from ..metrics.lpips import lpips_input, lpips_model
 from ..nets import SRNet, SRNetConfig
@@ -45,9 +46,9 @@ def load_config(path) -> SRNetTrainConfig:
 def train_srnet(cfg: SRNetTrainConfig, resume: bool = False) -> Trainer:
     d = setup_distributed()
     torch.manual_seed(cfg.train.seed)
-    x_all = (load_training_data(cfg.data)[0] + 1) / 2  # targets in [0, 1]
+    x_all = to_unit_range(load_training_data(cfg.data)[0])  # targets in [0, 1]
     low = replace(cfg.data, resolution=cfg.data.resolution // cfg.model.scale)
-    y_all = (load_training_data(low, lowres=cfg.lowres, lowres_seed=cfg.lowres_seed)[0] + 1) / 2
+    y_all = to_unit_range(load_training_data(low, lowres=cfg.lowres, lowres_seed=cfg.lowres_seed)[0])
     x_all, y_all = x_all.to(d.device), y_all.to(d.device)
 
     net = SRNet(cfg.model).to(d.device).train()

@@ -1,4 +1,4 @@
-"""Stage 1: train the EDM teacher at low resolution (PAGODA.md, "the low-resolution teacher")."""
+"""Stage 1: train the EDM teacher at low resolution (PaGoDA, Kim et al., NeurIPS 2024: the low-resolution teacher)."""
 import copy
 from dataclasses import dataclass, field
 
