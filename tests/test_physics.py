@@ -24,6 +24,7 @@ OPERATORS = {
     "down2": lambda: Downsampling(2),
     "down4": lambda: Downsampling(4),
     "down3": lambda: Downsampling(3),  # autograd adjoint through box halving + antialiased bicubic
+    "down4_bicubic": lambda: Downsampling(4, filter="bicubic"),
     "inpaint_box": lambda: Inpainting(box_mask(SIZE, 8)),
     "inpaint_random": lambda: Inpainting(random_mask(SIZE, 0.7, seed=0)),
     **{f"blur_{p}": (lambda p=p: Blur(ASYMMETRIC, padding=p)) for p in PADDINGS},
@@ -317,6 +318,23 @@ def test_task_of_reads_the_operator():
     assert task_of(dinv.physics.Downsampling(img_size=(1, *SIZE), factor=2, filter=None)) == "superres"
 
 
+def test_bicubic_back_projection_is_exact_and_paints_no_blocks():
+    """x + A^+ (y - A x) fits y exactly with either filter; with the box filter the correction is
+    constant over every 4x4 block, with the bicubic filter it is not (it varies inside the blocks)."""
+    x_hat, x = rand(1, 1, 32, 32, seed=5), rand(1, 1, 32, 32, seed=6)
+    for filter in ("box", "bicubic"):
+        physics = Downsampling(4, filter=filter)
+        y = physics.A(x)
+        correction = physics.A_dagger(y - physics.A(x_hat), max_iter=500, tol=1e-10)
+        torch.testing.assert_close(physics.A(x_hat + correction), y, rtol=0, atol=1e-6)
+        blocks = correction.unfold(2, 4, 4).unfold(3, 4, 4)  # (1, 1, 8, 8, 4, 4)
+        spread = blocks.flatten(-2).std(-1).mean()
+        assert (spread < 1e-12) if filter == "box" else (spread > 0.05 * correction.std())
+    assert operator_from_spec({"kind": "downsampling", "factor": 4, "filter": "bicubic"}, (32, 32)).filter == "bicubic"
+    with pytest.raises(ValueError, match="filter must be one of box, bicubic"):
+        operator_from_spec({"kind": "downsampling", "factor": 4, "filter": "lanczos"}, (32, 32))
+
+
 # operator_from_spec: the one factory, and one line for every bad spec.
 
 def test_operator_from_spec_builds_each_kind(tmp_path):
@@ -340,7 +358,7 @@ def test_operator_from_spec_builds_each_kind(tmp_path):
 BAD_SPECS = [
     ({"factor": 2}, "kind must be one of downsampling, inpainting, blur, got None"),
     ({"kind": "denoise"}, "kind must be one of downsampling, inpainting, blur, got 'denoise'"),
-    ({"kind": "downsampling", "factor": 2, "scale": 2}, "unknown key scale for downsampling; its keys: kind, factor, noise"),
+    ({"kind": "downsampling", "factor": 2, "scale": 2}, "unknown key scale for downsampling; its keys: kind, factor, filter, noise"),
     ({"kind": "blur", "blur": "gaussian:1", "box": 3}, "unknown key box for blur"),
     ({"kind": "downsampling"}, "downsampling needs factor"),
     ({"kind": "downsampling", "factor": 0}, "factor must be a positive integer, got 0"),

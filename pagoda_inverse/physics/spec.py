@@ -1,6 +1,6 @@
 """The one operator factory: an operator from a small dict (a benchmark's [operator] table, the CLI's options).
 
-    {"kind": "downsampling", "factor": 4}
+    {"kind": "downsampling", "factor": 4}          ("filter": "box", the default, or "bicubic")
     {"kind": "inpainting", "box": 12}             (or "box": [top, left, h, w], "random": 0.7, "mask": path or tensor)
     {"kind": "blur", "blur": "gaussian:1.5"}      (or "motion:LENGTH,ANGLE", a kernel image path; "padding": "reflect")
 
@@ -14,10 +14,10 @@ import torch
 from ..data.errors import ImageError
 from .base import LinearPhysics
 from .blur import BLUR_FORMS, PADDINGS, parse_blur
-from .downsampling import Downsampling
+from .downsampling import FILTERS, Downsampling
 from .inpainting import Inpainting, box_mask, mask_from_image, random_mask
 
-KEYS = {"downsampling": ("factor",), "inpainting": ("box", "random", "mask"), "blur": ("blur", "padding")}
+KEYS = {"downsampling": ("factor", "filter"), "inpainting": ("box", "random", "mask"), "blur": ("blur", "padding")}
 MASK_SOURCES = ("box", "random", "mask")
 
 
@@ -45,7 +45,10 @@ def _downsampling(spec: dict, size: tuple[int, int], noise: float) -> Downsampli
     if size[0] % factor or size[1] % factor:
         raise ValueError(f"operator: the {size[0]}x{size[1]} image is not divisible by factor {factor}; "
                          f"give a factor that divides both sides")
-    return Downsampling(factor, noise)
+    filter = spec.get("filter", "box")
+    if filter not in FILTERS:
+        raise ValueError(f"operator: filter must be one of {', '.join(FILTERS)}, got {filter!r}")
+    return Downsampling(factor, noise, filter)
 
 
 def _mask(spec: dict, size: tuple[int, int], seed: int) -> torch.Tensor:
