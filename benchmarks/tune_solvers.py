@@ -49,13 +49,16 @@ def pick(res: dict, task: str) -> dict:
     return {k: row[k] for k in ("noise_floor", "prior", "model_error")}
 
 
-def tuning_problem(name: str, first: int, n: int):
-    """Task spec `name` on the tuning images first .. first + n - 1: (spec, x, labels, physics, y), the
-    measurement noise and mask drawn from seed 12345 (the task specs draw theirs per batch)."""
-    spec = load_spec(ROOT / "tasks" / f"{name}.toml")
+TUNING_SEED = 12345  # the tuning measurements' noise and masks (the task specs draw theirs per batch)
+
+
+def tuning_problem(spec, first: int, n: int):
+    """Task spec `spec` (a name in tasks/ or a loaded Spec) on the tuning images first .. first + n - 1:
+    (spec, x, labels, physics, y), the measurement noise and mask drawn from TUNING_SEED."""
+    spec = load_spec(ROOT / "tasks" / f"{spec}.toml") if isinstance(spec, str) else spec
     x, labels = load_images({**spec.data, "first": first, "n": n})
-    physics = operator_from_spec(spec.operator, tuple(x.shape[-2:]), 12345)
-    return spec, x, labels, physics, physics(x, torch.Generator().manual_seed(12345))
+    physics = operator_from_spec(spec.operator, tuple(x.shape[-2:]), TUNING_SEED)
+    return spec, x, labels, physics, physics(x, torch.Generator().manual_seed(TUNING_SEED))
 
 
 def results_file(path: str, first: int, n: int) -> dict:

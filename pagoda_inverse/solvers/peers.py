@@ -11,7 +11,9 @@ x in [0, 1], sigma the noise std in [0, 1] units, output in [0, 1].
   on (x / s(t) + 1) / 2 with sigma(t) / 2. Its clip to [-1, 1] acts on that [0, 1] output, so it clips nothing.
 - DDRM (deepinv.sampling.DDRM.forward): model(V x_bar, sigma_t) in y's own [0, 1] range, sigma_t on
   np.linspace(1, 0, steps) in [0, 1] units; the last level is 0. (deepinv draws x_bar's noise with std
-  sigma_t / sqrt(2) yet tells the denoiser sigma_t; the adapter passes sigma_t on as asked.)
+  sigma_t / sqrt(2) yet tells the denoiser sigma_t; the adapter passes sigma_t on as asked.) It needs
+  an SVD: this project's operators become deepinv DecomposablePhysics in peer_physics.py, a Blur as
+  deepinv's BlurFFT, which pads circularly where the measurement may have been blurred with reflection.
 
 EDMDenoiser maps that contract to EDM's D(x; sigma) (x and sigma in [-1, 1] units, diffusion.py):
     x_edm = 2 x - 1,   sigma_edm = 2 sigma,   out = (D(x_edm; sigma_edm) + 1) / 2.
@@ -131,22 +133,17 @@ def _with_noise(physics, sigma: float):
                                       tol=1e-6, implicit_backward_solver=False)
 
 
-def _decomposable(physics, channels: int):
-    """DDRM needs an SVD: deepinv's DecomposablePhysics, or this project's Inpainting as deepinv's."""
+def _decomposable(physics, x_shape: tuple[int, int, int], device="cpu"):
+    """DDRM needs an SVD: deepinv's DecomposablePhysics, or this project's operator as one for images of
+    `x_shape` (C, H, W) (peer_physics.py; a Blur becomes deepinv's BlurFFT, whose padding is circular)."""
     import deepinv as dinv
 
-    from ..physics import task_of
+    from .peer_physics import decomposable
 
     if isinstance(physics, dinv.physics.DecomposablePhysics):
         # DDRM assumes a noise std of 0.01 where noise_model has no sigma (ZeroNoise): give it the true one.
         return _with_noise(physics, noise_std(physics))
-    if task_of(physics) == "inpaint" and physics.mask.shape[0] == 1:
-        mask = physics.mask.expand(1, channels, *physics.mask.shape[-2:])
-        return dinv.physics.Inpainting(img_size=tuple(mask.shape[1:]), mask=mask.clone(),
-                                       noise_model=dinv.physics.GaussianNoise(noise_std(physics)),
-                                       device=mask.device)
-    raise ValueError(f"ddrm needs a deepinv DecomposablePhysics (e.g. dinv.physics.Inpainting) or this project's "
-                     f"Inpainting with one mask, not {type(physics).__name__}")
+    return decomposable(physics, x_shape, noise_std(physics), device)
 
 
 class PeerSolver(nn.Module):
@@ -196,15 +193,18 @@ class PeerSolver(nn.Module):
 
         s = self.settings
         ddrm = DDRM(self.denoiser, sigmas=np.linspace(1, 0, s["num_steps"]), eta=s["eta"], etab=s["etab"])
-        return ddrm(y, _decomposable(physics, y.shape[1]))
+        x_shape = tuple(physics.input_shape(y.shape)[1:]) if hasattr(physics, "input_shape") else tuple(y.shape[1:])
+        return ddrm(y, _decomposable(physics, x_shape, y.device))
 
 
 def peer_solver(method: str, D, labels, physics=None, **settings) -> PeerSolver:
     """deepinv's `method` (one of PEERS) with the EDM teacher `D` as prior, class `labels` (an index,
     one per image, class weights, or None for the null class) and deepinv's defaults (DEFAULTS) under
-    `settings`. DDRM checks `physics` here: it applies to decomposable operators only."""
+    `settings`. DDRM checks `physics` here: it applies to operators with an SVD only (a Blur is solved
+    with circular padding: peer_physics.circular_blur)."""
     method = method.lower()
     s = _settings(method, settings)
     if method == "ddrm" and physics is not None:
-        _decomposable(physics, D.net.cfg.channels)
+        cfg = D.net.cfg
+        _decomposable(physics, (cfg.channels, cfg.resolution, cfg.resolution))
     return PeerSolver(method, _edm_denoiser_class()(D, labels), s, physics)
