@@ -61,7 +61,7 @@ def test_lpips_without_offline_weights_says_how_to_install(monkeypatch):
         lp.trunk_weights("alex")
 
 
-# -- PSNR, SSIM --------------------------------------------------------------------------------
+# -- PSNR, SSIM, HaarPSI --------------------------------------------------------------------------------
 
 def test_psnr_of_constant_offset_is_closed_form():
     x = torch.full((2, 3, 16, 16), 0.25)
@@ -87,6 +87,18 @@ def test_ssim_identity_and_order():
         small, big = ssim(x, (x + 0.05 * torch.randn(x.shape, generator=g)).clamp(0, 1)), \
             ssim(x, (x + 0.3 * torch.randn(x.shape, generator=g)).clamp(0, 1))
         assert (small > big).all() and (small < 1).all()
+
+
+def test_haarpsi_identity_order_and_small_images():
+    from pagoda_inverse.metrics import haarpsi
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(2, 3, 64, 64, generator=g)
+    assert haarpsi(x, x).tolist() == pytest.approx([1.0, 1.0], abs=1e-5)
+    small, big = haarpsi(x, (x + 0.05 * torch.randn(x.shape, generator=g)).clamp(0, 1)), \
+        haarpsi(x, (x + 0.3 * torch.randn(x.shape, generator=g)).clamp(0, 1))
+    assert (small > big).all() and (small < 1).all()
+    with pytest.raises(ValueError, match="at least 32x32"):
+        haarpsi(x[..., :16, :16], x[..., :16, :16])
 
 
 # -- FID, KID ----------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Per-image PSNR and SSIM, images (B, C, H, W) in [0, 1], data_range = 1.0.
+"""Per-image PSNR, SSIM and HaarPSI, images (B, C, H, W) in [0, 1], data_range = 1.0.
 
 PSNR = -10 log10(MSE) over all pixels and channels, in float64. It is piq's formula without
 piq's epsilon (piq adds 1e-8 to the MSE, which caps it at 80 dB and reads 76.5 dB for a true
@@ -6,7 +6,8 @@ piq's epsilon (piq adds 1e-8 to the MSE, which caps it at 80 dB and reads 76.5 d
 Up to 40 dB the two agree to 1e-3 dB (tested). SSIM is Wang et al. (2004) as piq computes it: an 11x11 Gaussian window with
 sigma 1.5, K1 = 0.01, K2 = 0.03, valid (unpadded) filtering, averaged over channels. Window rule
 (SSIM_WINDOW_RULE): images whose shorter side is under 11 px (our 8x8 samples) use the largest
-odd window that fits, same sigma; nothing is resized.
+odd window that fits, same sigma; nothing is resized. HaarPSI (Reisenhofer et al., 2018), piq's, is
+a judge with no learned weights for models that train on a learned perceptual distance.
 """
 import piq
 import torch
@@ -35,3 +36,11 @@ def ssim(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     side = min(x.shape[-2:])
     window = SSIM_WINDOW if side >= SSIM_WINDOW else side - (1 - side % 2)
     return piq.ssim(x.float(), y.float(), kernel_size=window, kernel_sigma=1.5, data_range=DATA_RANGE, reduction="none")
+
+
+def haarpsi(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Per-image HaarPSI (B,) in [0, 1], 1 for identical images; piq's, which needs sides of 32 px or more."""
+    _check(x, y, "haarpsi")
+    if min(x.shape[-2:]) < 32:
+        raise ValueError(f"haarpsi needs images of at least 32x32, got {x.shape[-2]}x{x.shape[-1]}")
+    return piq.haarpsi(x.float().clamp(0, 1), y.float().clamp(0, 1), data_range=DATA_RANGE, reduction="none")
