@@ -36,9 +36,10 @@ def _weights(*names: str) -> tuple[Path, ...]:
 # the measurement back. Inpainting's and deblurring's steps and lr were picked by tune_solvers.py's
 # rule in benchmarks/photo_solver_sweep.py, on the four held-out photos.
 PHOTO_TASKS = {
-    # G(Enc(y)), then back-projection: latent steps cost time and buy little
-    # (measured: see benchmarks/results/photo_superres.json). --restarts 1 gives an uncertainty map.
-    "superres": {"latent": {"steps": 0, "restarts": 0}},
+    # G(Enc(y)), then back-projection through the smooth bicubic operator: latent steps cost time and
+    # buy little, the box operator's back-projection paints 4x4 blocks (measured: see
+    # benchmarks/results/photo_superres.json and photo_ablation/). --restarts 1 gives an uncertainty map.
+    "superres": {"latent": {"steps": 0, "restarts": 0, "back_projection": "bicubic"}},
     # From the encoded biharmonic inpainting; Fashion-MNIST's lr 0.1 throws the photo latents off
     # (measured: see benchmarks/results/photo_solver_sweep/picks.json).
     "inpaint": {"latent": {"steps": 30, "lr": 0.01, "restarts": 0}},

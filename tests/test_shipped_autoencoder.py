@@ -183,17 +183,18 @@ def test_shipped_photo_model_superres_x4():
     from pagoda_inverse.solvers import restore_tiled, upscale
     photo = pagoda_inverse.load("photo")
     assert photo.resolutions == [16, 32, 64] and photo.teacher_resolution == 16 and photo.tiles
-    assert photo.task_defaults["superres"] == {"latent": {"steps": 0, "restarts": 0}}  # restore_tiled's default settings
+    assert photo.task_defaults["superres"] == {"latent": {"steps": 0, "restarts": 0, "back_projection": "bicubic"}}
     x = torch.cat(list(validation_crops(128).values()))
     y = degrade(x, 32, "bicubic")
     out = torch.cat([restore_tiled(photo, y[i:i + 1], Downsampling(4))[0] for i in range(len(y))])
     assert out.shape == x.shape
-    assert psnr(downsample(out, 32), y).mean() > 40  # back-projection: A x = y up to clamping
+    smooth = Downsampling(4, filter="bicubic")  # the back-projection's operator: A x = y up to tiles and clamping
+    assert psnr(smooth.A(out), y).mean() > 45
     bicubic = upscale(y, 4)
     lp, vgg = ({k: lpips_distance(v, x, net).mean().item() for k, v in (("pagoda", out), ("bicubic", bicubic))}
                for net in ("alex", "vgg"))
-    # Measured: AlexNet 0.264 vs 0.363, VGG 0.391 vs 0.329, PSNR 24.10 vs 25.33 dB; G(Enc(y)) without the
-    # data-consistency step is 4-5 dB further down (photo_superres.py's pagoda_native).
-    assert lp["pagoda"] < 0.8 * lp["bicubic"], lp
-    assert vgg["pagoda"] < 1.3 * vgg["bicubic"], vgg  # behind bicubic on VGG LPIPS: the README says so
-    assert psnr(out, x).mean() > psnr(bicubic, x).mean() - 1.6
+    # Measured: AlexNet 0.229 vs 0.363, VGG 0.341 vs 0.329, PSNR 24.79 vs 25.33 dB (A x vs y: 52.7 dB);
+    # G(Enc(y)) without the data-consistency step is 4-5 dB further down (photo_superres.py's pagoda_native).
+    assert lp["pagoda"] < 0.7 * lp["bicubic"], lp
+    assert vgg["pagoda"] < 1.1 * vgg["bicubic"], vgg  # behind bicubic on VGG LPIPS: the README says so
+    assert psnr(out, x).mean() > psnr(bicubic, x).mean() - 0.8

@@ -334,3 +334,17 @@ def test_restore_tiled_is_restore_on_one_tile_and_covers_any_size(model, images)
     keep = physics.mask.expand_as(big).bool()
     torch.testing.assert_close(r[keep], big[keep])
     assert r.shape == (1, 1, 32, 48) and spread[~keep].mean() > spread[keep].mean()
+
+
+def test_back_projection_through_the_bicubic_operator():
+    """latent.back_projection = "bicubic" projects super-resolution through the antialiased bicubic
+    reduction (same factor and noise); any other task, or an unknown name, is a one-line error."""
+    from pagoda_inverse.physics import Blur, Downsampling, gaussian_kernel
+    from pagoda_inverse.solvers.latent import back_projection_operator
+    box = Downsampling(4, sigma=0.01)
+    assert back_projection_operator(box, "operator") is box
+    smooth = back_projection_operator(box, "bicubic")
+    assert smooth.filter == "bicubic" and smooth.factor == 4 and smooth.noise_model.sigma == 0.01
+    for physics, name in ((Blur(gaussian_kernel(1.0)), "bicubic"), (box, "lanczos")):
+        with pytest.raises(ValueError, match="back_projection must be one of operator, bicubic"):
+            back_projection_operator(physics, name)

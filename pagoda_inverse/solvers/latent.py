@@ -7,7 +7,7 @@ import math
 
 import torch
 
-from ..physics import conjugate_gradient
+from ..physics import Downsampling, conjugate_gradient, task_of
 from .settings import LatentSettings
 
 
@@ -78,5 +78,20 @@ def optimise_latents(decode, physics, y: torch.Tensor, w_init: torch.Tensor, sig
         energy = objective(x).view(K, B)
         x = x.clamp(0, 1)
         misfit = ((physics.A(x) - yk) ** 2).flatten(1).mean(1).view(K, B)
-        x = data_consistency(physics, x, yk, sigma, settings.model_error)
+        x = data_consistency(back_projection_operator(physics, settings.back_projection), x, yk, sigma,
+                             settings.model_error)
     return x.view(K, B, *x.shape[1:]), misfit, energy
+
+
+BACK_PROJECTIONS = ("operator", "bicubic")
+
+
+def back_projection_operator(physics, back_projection: str):
+    """The operator of the data-consistency step (LatentSettings.back_projection): `physics` itself,
+    or for super-resolution the antialiased bicubic reduction by the same factor, with the same noise."""
+    if back_projection == "operator":
+        return physics
+    if back_projection != "bicubic" or task_of(physics) != "superres":
+        raise ValueError(f"back_projection must be one of {', '.join(BACK_PROJECTIONS)} ('bicubic' for "
+                         f"super-resolution only), got {back_projection!r} for {task_of(physics)}")
+    return Downsampling(physics.factor, noise_std(physics), filter="bicubic")

@@ -22,6 +22,10 @@ class LatentSettings:
     prior: float = 1.0  # lambda; 1 is the N(0, I) prior of w itself
     noise_floor: float = 0.05  # the decoder's own misfit: the data term never trusts y more than this
     model_error: float = 0.06  # tau of the data-consistency step (0: none)
+    # The operator the data-consistency step projects through: "operator", the measurement's own; or,
+    # for super-resolution, "bicubic", the antialiased bicubic reduction, whose adjoint spreads the
+    # correction smoothly where the box's moves each factor x factor block by one offset.
+    back_projection: str = "operator"
     restarts: int = 1  # extra chains from perturbed initial latents; their spread is the uncertainty map
     restart_mix: float = 0.5  # chain k starts at sqrt(1 - a^2) w_init + a eps_k
     seed: int = 0
