@@ -31,15 +31,16 @@ from pagoda_inverse.metrics import haarpsi, lpips_distance, psnr, ssim
 from pagoda_inverse.physics import Downsampling
 from pagoda_inverse.solvers import data_consistency, restore_tiled, task_settings, upscale
 
-CROP, SCALE = 256, 4
+CROP = 256
 
 
 def methods(args) -> dict:
-    """name -> function of y (1, 3, 64, 64) in [0, 1] returning (1, 3, 256, 256)."""
-    smooth = Downsampling(SCALE, filter="bicubic")
-    m = {"bicubic": lambda y: upscale(y, SCALE, "bicubic"), "lanczos": lambda y: upscale(y, SCALE, "lanczos"),
+    """name -> function of y (1, 3, 256 / scale, 256 / scale) in [0, 1] returning (1, 3, 256, 256)."""
+    scale = args.scale
+    smooth = Downsampling(scale, filter="bicubic")
+    m = {"bicubic": lambda y: upscale(y, scale, "bicubic"), "lanczos": lambda y: upscale(y, scale, "lanczos"),
          # x + A^+ (y - A x) from bicubic: the classical row of the smooth back-projection (noiseless y)
-         "bicubic_bp": lambda y: data_consistency(smooth, upscale(y, SCALE, "bicubic"), y, 0.0, 1.0)}
+         "bicubic_bp": lambda y: data_consistency(smooth, upscale(y, scale, "bicubic"), y, 0.0, 1.0)}
     if args.srnet:
         from pagoda_inverse.nets.srnet import load_srnet
         net = load_srnet(args.srnet)
@@ -49,12 +50,12 @@ def methods(args) -> dict:
         model = load(args.model)
         native = task_settings("superres", {"latent": {"steps": 0, "model_error": 0.0, "restarts": 0}}, model.task_defaults)
         full = task_settings("superres", None, model.task_defaults)
-        m["pagoda_native"] = lambda y: restore_tiled(model, y, Downsampling(SCALE), None, native, args.overlap)[0]
-        m["pagoda"] = lambda y: restore_tiled(model, y, Downsampling(SCALE), None, full, args.overlap)[0]
+        m["pagoda_native"] = lambda y: restore_tiled(model, y, Downsampling(scale), None, native, args.overlap)[0]
+        m["pagoda"] = lambda y: restore_tiled(model, y, Downsampling(scale), None, full, args.overlap)[0]
         for variant in args.variant:  # NAME=JSON: task settings overrides on top of the model's defaults
             name, _, overrides = variant.partition("=")
             overrides = json.loads(overrides)
-            op = Downsampling(SCALE, filter=overrides.pop("filter", "box"))
+            op = Downsampling(scale, filter=overrides.pop("filter", "box"))
             st = task_settings("superres", overrides, model.task_defaults)
             m[f"pagoda_{name}"] = lambda y, st=st, op=op: restore_tiled(model, y, op, None, st, args.overlap)[0]
     return m
@@ -87,6 +88,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default=None, help="a PaGoDA autoencoder (shipped name or TEACHER,DECODER,...)")
     ap.add_argument("--srnet", default=None, help="the plain x4 network's file (pagoda-inverse train srnet)")
+    ap.add_argument("--scale", type=int, choices=(2, 4), default=4,
+                    help="the upscaling factor: 4 uses the model's 64x64 decoder, 2 its 32x32 one (a stage's ablation)")
     ap.add_argument("--overlap", type=int, default=None, help="tile overlap in input pixels (default: a quarter tile)")
     ap.add_argument("--variant", action="append", default=[], metavar="NAME=JSON",
                     help='another PaGoDA setting to measure, e.g. dc0=\'{"latent": {"model_error": 0}}\' (repeatable)')
@@ -102,7 +105,7 @@ def main():
     rows, outputs = {}, {}
     for kernel in LOWRES_KERNELS:
         for name, x in crops.items():
-            y = degrade(x, CROP // SCALE, kernel)
+            y = degrade(x, CROP // args.scale, kernel)
             for method, fn in fns.items():
                 t0 = time.perf_counter()
                 out = fn(y).detach()
@@ -128,7 +131,7 @@ def main():
         avg = summary[m]["mean_over_kernels"]
         avg.update(psnr_minus_bicubic_db=avg["psnr"] - ref["psnr"], lpips_alex_over_bicubic=avg["lpips_alex"] / ref["lpips_alex"],
                    lpips_vgg_over_bicubic=avg["lpips_vgg"] / ref["lpips_vgg"])
-    result = {"command": "python " + " ".join(sys.argv), "photos": list(VALIDATION), "crop": CROP, "scale": SCALE,
+    result = {"command": "python " + " ".join(sys.argv), "photos": list(VALIDATION), "crop": CROP, "scale": args.scale,
               "kernels": list(LOWRES_KERNELS), "threads": torch.get_num_threads(), "summary": summary, "per_image": rows}
     if args.large:
         result["large"] = large_input_run(args.model)
@@ -147,7 +150,7 @@ def main():
     tiles = []
     for name, x in crops.items():
         box = (slice(None), slice(None), slice(96, 160), slice(96, 160))
-        y = degrade(x, CROP // SCALE, "bicubic")
+        y = degrade(x, CROP // args.scale, "bicubic")
         tiles.append(upsample_nearest(upsample_nearest(y, CROP)[box], 128))
         tiles += [upsample_nearest(outputs[("bicubic", name, m)][box], 128) for m in fns]
         tiles.append(upsample_nearest(x[box], 128))

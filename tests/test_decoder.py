@@ -86,6 +86,17 @@ def test_adaptive_weight_is_gradient_norm_ratio():
     assert adaptive_weight((W * a).sum(), (W * b * 1e-6).sum(), W, 0.01, 10.0).item() == 10.0  # clipped
 
 
+def test_reconstruction_pixel_term_is_mse_or_l1():
+    """With LPIPS taken out (a net that returns 0), L_rec is pixel_weight times the chosen pixel loss;
+    an unknown pixel loss is refused before any training."""
+    from pagoda_inverse.distill.loss import LossConfig, reconstruction_loss
+    x = torch.zeros(2, 3, 16, 16)
+    x_hat = x + 0.5
+    zero = lambda a, b, normalize: torch.zeros(len(a))  # noqa: E731
+    assert reconstruction_loss(zero, x_hat, x, LossConfig(pixel_weight=2.0)).item() == pytest.approx(2 * 0.25)
+    assert reconstruction_loss(zero, x_hat, x, LossConfig(pixel_weight=2.0, pixel_loss="l1")).item() == pytest.approx(2 * 0.5)
+
+
 def test_hinge_losses_and_the_generator_objective_on_known_values():
     from pagoda_inverse.distill.loss import LossConfig, generator_loss, hinge_d_loss, hinge_g_loss
     real, fake = torch.tensor([2.0, 0.5, -1.0]), torch.tensor([-2.0, 0.0, 0.5])

@@ -43,6 +43,26 @@ def test_lpips_small_gray_images():
     assert d.shape == (3,) and d[0] > 0.05 and d[1] == 0 and torch.allclose(d[0], d[2])
 
 
+def test_lpips_average_pooling_variant_for_training_losses():
+    """pooling="avg" swaps every max pooling of the trunk for average pooling of the same window and
+    keeps the weights; the published (max) model is a separate cached object, left as it was."""
+    from pagoda_inverse.metrics import lpips as lp
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.rand(2, 3, 64, 64, generator=g), torch.rand(2, 3, 64, 64, generator=g)
+    for net in ("alex", "vgg"):
+        published, smooth = lp.lpips_model(net), lp.lpips_model(net, "cpu", "avg")
+        assert published is not smooth and published is lp.lpips_model(net)
+        assert not any(isinstance(m, torch.nn.MaxPool2d) for m in smooth.net.modules())
+        assert any(isinstance(m, torch.nn.MaxPool2d) for m in published.net.modules())
+        for a, b in zip(published.parameters(), smooth.parameters()):
+            assert torch.equal(a, b)
+        d_max = published(x, y, normalize=True).flatten()
+        d_avg = smooth(x, y, normalize=True).flatten()
+        assert (d_max - d_avg).abs().max() > 1e-4 and smooth(x, x, normalize=True).abs().max() < 1e-6
+    with pytest.raises(ValueError, match="unknown LPIPS pooling"):
+        lp.lpips_model("alex", "cpu", "min")
+
+
 def test_numpy_only_unpickler_refuses_code(tmp_path):
     bad = tmp_path / "bad.ckpt"
     bad.write_bytes(pickle.dumps({"k": print}))

@@ -18,10 +18,15 @@ from ..metrics.lpips import lpips_input
 from . import augment
 
 
+PIXEL_LOSSES = {"mse": F.mse_loss, "l1": F.l1_loss}
+
+
 @dataclass
 class LossConfig:
     lpips_net: str = "alex"
-    pixel_weight: float = 0.0  # optional squared error added to LPIPS (off: PaGoDA uses LPIPS only)
+    lpips_pooling: str = "max"  # "avg": the trunk's max pooling averaged, against hatching (metrics.lpips)
+    pixel_weight: float = 0.0  # optional pixel term added to LPIPS (off: PaGoDA uses LPIPS only)
+    pixel_loss: str = "mse"  # the pixel term: "mse" or "l1" (on [-1, 1])
     adv_weight: float = 0.2  # lambda: 0.2 at the teacher's resolution, 1.0 when growing; 0 = reconstruction only
     adaptive: bool = True  # w = clip(|grad_W L_rec| / (|grad_W L_adv| + 1e-4), 0.01, 10), W = the last conv
     adaptive_min: float = 0.01
@@ -30,12 +35,12 @@ class LossConfig:
 
 def reconstruction_loss(lpips_net, x_hat: torch.Tensor, x: torch.Tensor, cfg: LossConfig) -> torch.Tensor:
     """L_rec: LPIPS between G(Enc(x)) and x (both in [-1, 1]) under one DiffAugment draw shared by
-    both, plus pixel_weight * MSE when set."""
+    both, plus pixel_weight times the pixel loss (MSE or L1) when set."""
     p = augment.draw(len(x), x.shape[-1], device=x.device)
     a_hat, a = augment.apply(x_hat, p), augment.apply(x, p)
     L_rec = lpips_net(lpips_input(to_unit_range(a_hat)), lpips_input(to_unit_range(a)), normalize=True).mean()
     if cfg.pixel_weight:
-        L_rec = L_rec + cfg.pixel_weight * F.mse_loss(x_hat, x)
+        L_rec = L_rec + cfg.pixel_weight * PIXEL_LOSSES[cfg.pixel_loss](x_hat, x)
     return L_rec
 
 

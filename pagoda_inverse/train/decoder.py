@@ -9,11 +9,11 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 
 from ..config import ConfigError, from_dict, load_toml, to_dict
 from ..data import DataConfig, load_training_data
-from ..metrics.lpips import lpips_model
+from ..metrics.lpips import POOLINGS, lpips_model
 from ..distill import augment
 from ..distill.decoder import Decoder, decoder_checkpoint, load_decoder
 from ..distill.discriminator import ARCHITECTURES, make_discriminator
-from ..distill.loss import LossConfig, generator_loss, hinge_d_loss, hinge_g_loss, reconstruction_loss
+from ..distill.loss import PIXEL_LOSSES, LossConfig, generator_loss, hinge_d_loss, hinge_g_loss, reconstruction_loss
 from ..distill.latents import LatentConfig, encode_dataset, file_hash, load_latents
 from ..solvers.settings import check_task_defaults
 from ..teacher import load_teacher, resolve
@@ -69,6 +69,10 @@ def train_decoder(cfg: DecoderTrainConfig, resume: bool = False) -> Trainer:
         raise ConfigError(f"disc.architecture must be one of {ARCHITECTURES}, not {cfg.disc.architecture!r}")
     if cfg.stage == "grow" and not cfg.init:
         raise ConfigError("stage 'grow' needs init = the decoder file to grow from")
+    if cfg.loss.pixel_loss not in PIXEL_LOSSES:
+        raise ConfigError(f"loss.pixel_loss must be one of {tuple(PIXEL_LOSSES)}, not {cfg.loss.pixel_loss!r}")
+    if cfg.loss.lpips_pooling not in POOLINGS:
+        raise ConfigError(f"loss.lpips_pooling must be one of {POOLINGS}, not {cfg.loss.lpips_pooling!r}")
     check_task_defaults(cfg.tasks)
     d = setup_distributed()
     teacher_hash = file_hash(resolve(cfg.teacher))
@@ -94,7 +98,7 @@ def train_decoder(cfg: DecoderTrainConfig, resume: bool = False) -> Trainer:
     opt_g = torch.optim.RAdam([p for p in G.parameters() if p.requires_grad], lr=cfg.train.lr)
     opt_d = torch.optim.RAdam(disc.parameters(), lr=cfg.disc.lr)
     G_ddp, disc_ddp = (DDP(G), DDP(disc)) if d.world > 1 else (G, disc)
-    lpips_net = lpips_model(cfg.loss.lpips_net, str(d.device))
+    lpips_net = lpips_model(cfg.loss.lpips_net, str(d.device), cfg.loss.lpips_pooling)
     W = G.net.head[-1].weight  # the last conv layer, for the adaptive weight
     sigma_max, res, local = G.cfg.sigma_max, G.resolution, cfg.train.batch_size // d.world
     n_cls = max(G.cfg.model.num_classes, 1)
