@@ -15,6 +15,7 @@ import torch
 
 from ..config import ConfigError, to_dict
 from ..solvers import CLASSICAL, classical, restore, restore_tiled, task_settings
+from ..solvers.classical import classical_key
 from ..solvers.peers import DEFAULTS as PEER_DEFAULTS, PEERS
 
 ROW_KEYS = ("method", "n", "batch")
@@ -22,14 +23,9 @@ PAGODA_LABELS = ("true", "inferred")
 PEER_LABELS = ("true", "none")  # "none": the null class, the peer unconditional
 
 
-def classical_name(method: str) -> str:
-    """The CLASSICAL key of a spec's method name (specs may write "_" for "-")."""
-    return str(method).replace("_", "-")
-
-
 def is_classical(method: str) -> bool:
     """Whether a spec's `method = ...` names one of the classical baselines."""
-    return classical_name(method) in CLASSICAL
+    return classical_key(method) in CLASSICAL
 
 
 def _known_keys(kind: str) -> tuple[str, ...]:
@@ -37,7 +33,7 @@ def _known_keys(kind: str) -> tuple[str, ...]:
         return ROW_KEYS + ("labels", "settings")
     if kind in PEERS:
         return ROW_KEYS + ("labels", "settings", "prior")
-    return ROW_KEYS + CLASSICAL[classical_name(kind)].options
+    return ROW_KEYS + CLASSICAL[classical_key(kind)].options
 
 
 def check_method(name: str, m: dict, task: str, data_batch: int) -> None:
@@ -48,8 +44,8 @@ def check_method(name: str, m: dict, task: str, data_batch: int) -> None:
     if kind != "pagoda" and kind not in PEERS and not is_classical(kind):
         raise ConfigError(f"[methods.{name}] unknown method {kind!r}; use pagoda, "
                           f"{', '.join(CLASSICAL)} or {', '.join(PEERS)}")
-    if is_classical(kind) and CLASSICAL[classical_name(kind)].task != task:
-        raise ConfigError(f"[methods.{name}] {kind} restores {CLASSICAL[classical_name(kind)].task}, not {task}")
+    if is_classical(kind) and CLASSICAL[classical_key(kind)].task != task:
+        raise ConfigError(f"[methods.{name}] {kind} restores {CLASSICAL[classical_key(kind)].task}, not {task}")
     unknown = sorted(set(m) - set(_known_keys(kind)))
     if unknown:
         raise ConfigError(f"[methods.{name}] unknown key(s) {unknown}; known: {', '.join(_known_keys(kind))}")
@@ -108,7 +104,7 @@ class ClassicalRow:
     resolved: dict = {}
 
     def __init__(self, m: dict):
-        self.name = classical_name(m["method"])
+        self.name = classical_key(m["method"])
         self.options = {k: v for k, v in m.items() if k not in ROW_KEYS}
 
     def __call__(self, y, physics, labels):

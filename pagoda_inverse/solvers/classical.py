@@ -94,10 +94,15 @@ CLASSICAL = {m.name: m for m in (
 FIRST_GUESS = {"superres": "bicubic", "inpaint": "biharmonic", "deblur": "richardson-lucy"}
 
 
+def classical_key(name: str) -> str:
+    """The CLASSICAL key of a method name: "_" reads as "-" (TOML specs write richardson_lucy)."""
+    return str(name).replace("_", "-")
+
+
 def classical(name: str, y: torch.Tensor, physics, **kw) -> torch.Tensor:
     """The classical method `name` (a key of CLASSICAL; "_" reads as "-") on y measured through `physics`;
     `kw` are its options (richardson-lucy: iterations, wiener: seed)."""
-    method = CLASSICAL.get(name.replace("_", "-"))
+    method = CLASSICAL.get(classical_key(name))
     if method is None:
         raise ValueError(f"unknown classical method {name!r}; use one of {', '.join(CLASSICAL)}")
     return method(y, physics, **kw)
