@@ -199,6 +199,59 @@ def test_a_bad_tasks_table_is_refused_before_any_work(trained):
     assert not (tmp / "bad").exists()
 
 
+TASK_PATH = """
+stage_form = "residual"
+[task_path]
+lowres_fraction = 0.5
+consistency_weight = 1.0
+"""
+
+
+def test_a_residual_stage_trains_on_the_task_path_and_resumes_exactly(trained):
+    """stage_form = "residual" with [task_path]: half the rows start from y itself, L_rec also after the
+    data-consistency step; the stage learns (its zero-initialised output conv moves) and a resumed
+    run ends where an uninterrupted one does (the rows' draws come back with the RNG)."""
+    from pagoda_inverse.distill.decoder import load_decoder
+    tmp, _, config = trained
+    init = tmp / "base" / "final.safetensors"
+
+    def residual(name, steps):  # the top-level keys go before the first table
+        path = config(name, "grow", 16, steps, init=init, adv=1.0)
+        path.write_text(TASK_PATH.split("[task_path]")[0] + path.read_text() + "[task_path]" + TASK_PATH.split("[task_path]")[1])
+        return path
+
+    straight, split = residual("res_straight", 4), residual("res_split", 4)
+    assert cli("train", "decoder", "--config", straight).returncode == 0
+    assert cli("train", "decoder", "--config", split, "--total-steps", "2").returncode == 0
+    r = cli("train", "decoder", "--config", split, "--resume")
+    assert r.returncode == 0, r.stderr[-2000:]
+    a, b = (checkpoint.load(tmp / n / "checkpoint.safetensors")[0] for n in ("res_straight", "res_split"))
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    G = load_decoder(tmp / "res_straight" / "final.safetensors")
+    assert G.cfg.stage_form == "residual" and G.output_conv.weight.abs().max() > 0
+
+
+def test_task_path_options_are_checked(trained):
+    from pagoda_inverse.config import ConfigError
+    from pagoda_inverse.train.decoder import load_config, train_decoder
+    tmp, _, config = trained
+    for change, message in ((lambda c: setattr(c.task_path, "lowres_fraction", 0.5), "needs stage_form = 'residual'"),
+                            (lambda c: setattr(c, "stage_form", "pixels"), "stage_form must be one of"),
+                            (lambda c: setattr(c.task_path, "back_projection", "lanczos"), "back_projection must be")):
+        cfg = load_config(config("bad_path", "grow", 16, 1, init=tmp / "base" / "final.safetensors"))
+        cfg.task_path.consistency_weight = 1.0
+        change(cfg)
+        with pytest.raises(ConfigError, match=message):
+            train_decoder(cfg)
+    cfg = load_config(config("bad_path", "base", 8, 1))
+    cfg.task_path.consistency_weight = 1.0
+    with pytest.raises(ConfigError, match="needs stage = 'grow'"):
+        train_decoder(cfg)
+    assert not (tmp / "bad_path").exists()
+
+
 def test_decoder_from_another_teacher_is_refused(trained, tmp_path):
     tmp, _, _ = trained
     other = tmp_path / "other.safetensors"

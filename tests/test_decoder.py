@@ -64,6 +64,56 @@ def test_grow_starts_near_nearest_upsampled_decoder():
     torch.testing.assert_close(G.stages[0](h, emb), F.interpolate(h, scale_factor=2, mode="nearest"))
 
 
+def test_residual_stage_starts_as_bicubic_upsampled_decoder_and_refines_a_given_image():
+    """x_2r = up(x_r) + out(h) with `out` zero-initialised: a fresh stage is bicubic upsampling of the
+    decoder before it, or of the image given in its place (x_low), row by row where use_low says."""
+    _, G = trained_like_decoder()
+    z, y = torch.randn(4, 1, 8, 8) * 80, torch.arange(4)
+    up = lambda x: F.interpolate(x, scale_factor=2, mode="bicubic", align_corners=False)  # noqa: E731
+    with torch.no_grad():
+        before = G(z, y)
+        G.grow("residual")
+        torch.testing.assert_close(G(z, y), up(before))
+        x_low = torch.rand(4, 1, 8, 8) * 2 - 1
+        torch.testing.assert_close(G(z, y, x_low), up(x_low))
+        use = torch.tensor([True, False, True, False])
+        torch.testing.assert_close(G(z, y, x_low, use), up(torch.where(use[:, None, None, None], x_low, before)))
+        for stage in G.stages:  # once trained, the stage's output depends on the latent, not only on x_low
+            for p in stage.parameters():
+                p.data.normal_(0, 0.05)
+        assert not torch.allclose(G(z, y, x_low), G(z.flip(0), y, x_low))
+    assert G.lowres_sizes == [8] and G.output_conv is G.stages[-1].out[-1]
+
+
+def test_residual_stages_keep_one_form_and_check_x_low():
+    _, G = trained_like_decoder()
+    with pytest.raises(ValueError, match="x_low needs 'residual' stages"):
+        G(torch.randn(1, 1, 8, 8), torch.tensor([0]), torch.zeros(1, 1, 8, 8))
+    G.grow()
+    with pytest.raises(ValueError, match="cannot grow a 'residual' stage"):
+        G.grow("residual")
+    _, G = trained_like_decoder()
+    G.grow("residual")
+    G.grow()  # the decoder's own form
+    assert G.cfg.stage_form == "residual" and G.lowres_sizes == [8, 16] and G.resolution == 32
+    with pytest.raises(ValueError, match="sizes \\[8, 16\\]"):
+        G(torch.randn(1, 1, 8, 8), torch.tensor([0]), torch.zeros(1, 1, 32, 32))
+
+
+def test_residual_decoder_file_round_trip(tmp_path):
+    from pagoda_inverse import checkpoint
+    from pagoda_inverse.distill.decoder import decoder_checkpoint, load_decoder
+    _, G = trained_like_decoder()
+    G.grow("residual")
+    for p in G.stages.parameters():
+        p.data.normal_(0, 0.05)
+    checkpoint.save(tmp_path / "g.safetensors", *decoder_checkpoint(G, "0" * 16))
+    H = load_decoder(tmp_path / "g.safetensors")
+    z, y, x_low = torch.randn(2, 1, 8, 8) * 80, torch.tensor([3, 4]), torch.rand(2, 1, 8, 8)
+    with torch.no_grad():
+        assert H.cfg.stage_form == "residual" and torch.equal(H(z, y, x_low), G(z, y, x_low))
+
+
 def test_frozen_parameters_get_no_gradient_and_new_ones_do():
     _, G = trained_like_decoder()
     G.grow()

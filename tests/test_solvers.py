@@ -348,3 +348,25 @@ def test_back_projection_through_the_bicubic_operator():
     for physics, name in ((Blur(gaussian_kernel(1.0)), "bicubic"), (box, "lanczos")):
         with pytest.raises(ValueError, match="back_projection must be one of operator, bicubic"):
             back_projection_operator(physics, name)
+
+
+def test_superres_gives_y_itself_to_a_decoder_with_residual_stages():
+    """restore hands y to the stages as the image they refine (G(z, x_low=y)): a freshly grown
+    residual stage returns bicubic(y) exactly, whatever the latent; the data-consistency step then
+    moves it only where it does not reduce to y."""
+    import copy
+    import torch.nn.functional as F
+    from pagoda_inverse.autoencoder import PaGoDA
+    from test_decoder import trained_like_decoder
+    D, G8 = trained_like_decoder()
+    G16 = copy.deepcopy(G8)
+    G16.grow("residual")
+    model = PaGoDA(D, [G8, G16], levels=4)
+    y = 0.25 + 0.5 * torch.rand(2, 1, 8, 8)  # no overshoot to clamp
+    up = F.interpolate(y, scale_factor=2, mode="bicubic", align_corners=False)
+    native = task_settings("superres", {"latent": {"steps": 0, "restarts": 0, "model_error": 0.0}})
+    r = restore(model, y, Downsampling(2), torch.tensor([1, 2]), native)
+    torch.testing.assert_close(r.x, up)
+    smooth = task_settings("superres", {"latent": {"steps": 0, "restarts": 0, "back_projection": "bicubic"}})
+    x = restore(model, y, Downsampling(2), torch.tensor([1, 2]), smooth).x
+    assert torch.allclose(F.interpolate(x, scale_factor=0.5, mode="bicubic", antialias=True), y, atol=2e-3)

@@ -6,6 +6,9 @@
     w*  = argmin_w |A(G(sigma_max w)) - y|^2 / (2 s^2) + lambda / 2 |w|^2   (1 + restarts chains)
     x   = data_consistency(G(sigma_max w*))
 
+A decoder with residual stages takes y itself as the image its stages refine in super-resolution
+(G(z, x_low=y): distill/decoder.py), so only the detail above y's size comes from the latent.
+
 `restore` is the API; `restore_tiled` runs it on an image of any size, tile by tile;
 `PaGoDASolver` wraps it as deepinv's `model(y, physics)`.
 """
@@ -14,7 +17,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..diffusion import to_unit_range
+from ..diffusion import to_model_range, to_unit_range
 from ..physics import task_of
 from .classical import first_guess
 from .labels import label_candidates
@@ -65,13 +68,16 @@ def restore(model, y: torch.Tensor, physics, labels=None, settings: TaskSettings
         enc_in, enc_noise = rep(x_init), 0.0
     w_init = model.encode(enc_in, flat_labels, noise_std=enc_noise, noise_start=settings.noise_start) / model.sigma_max
 
+    given = task == "superres" and y.shape[-1] in G.lowres_sizes
     xs, misfits, energies = [], [], []
     b = settings.latent.batch * k
     for i in range(0, len(w_init), b):
         lab = None if flat_labels is None else flat_labels[i:i + b]
+        low = to_model_range(rep(y)[i:i + b]) if given else None
 
-        def decode(w, chains, lab=lab):
-            return to_unit_range(G(w * model.sigma_max, None if lab is None else lab.repeat(chains)))
+        def decode(w, chains, lab=lab, low=low):
+            return to_unit_range(G(w * model.sigma_max, None if lab is None else lab.repeat(chains),
+                                   None if low is None else low.repeat(chains, 1, 1, 1)))
 
         rows = torch.arange(len(y), device=device).repeat_interleave(k)[i:i + b]
         x_k, misfit, energy = optimise_latents(decode, select(physics, rows), rep(y)[i:i + b], w_init[i:i + b], s,
