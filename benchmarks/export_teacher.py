@@ -3,8 +3,8 @@
 Compares the float32 run output with the float16 export on held-out images at the teacher's
 resolution (Fashion-MNIST: the test set; photos: patches of the four validation photos): the
 denoiser's outputs over the sigma grid, the encoder round trip and the latent statistics, and for a
-class-conditional teacher the class accuracy (Fashion-MNIST judge) of Heun samples from the same
-noise. With --metrics it also writes the shipped file's metrics: the run's training log summarised
+class-conditional teacher the class accuracy and FID (Fashion-MNIST judge, FID against the test set
+at the teacher's resolution) of --n Heun samples from the same noise. With --metrics it also writes the shipped file's metrics: the run's training log summarised
 (steps, images, loss curve, images/s, wall time) beside these measurements.
 
     python benchmarks/export_teacher.py runs/teacher_fmnist/final.safetensors \
@@ -24,7 +24,7 @@ import torch
 
 from pagoda_inverse.data import downsample, fashion_mnist_32, make_grid, save_image
 from pagoda_inverse.diffusion import karras_sigmas
-from pagoda_inverse.metrics import class_accuracy
+from pagoda_inverse.metrics import class_accuracy, fid
 from pagoda_inverse.teacher import heun_samples, load_teacher, save_teacher
 from teacher_roundtrip import latent_stats, roundtrip
 
@@ -87,7 +87,9 @@ def main():
                         "latent": latent_stats(z / D.sigma_max),
                         "file_bytes": Path(args.run_model if name == "float32" else args.out).stat().st_size}
         if labels is not None:
-            result[name]["heun_sample_class_accuracy"] = class_accuracy(heun_samples(D, labels, args.steps, seed=0), labels)
+            samples = heun_samples(D, labels, args.steps, seed=0)
+            result[name]["heun_sample_class_accuracy"] = class_accuracy(samples, labels)
+            result[name]["heun_sample_fid"] = fid(samples, "test")
         print(name, result[name])
     Path(args.results).write_text(json.dumps(result, indent=1) + "\n")
     if args.samples:

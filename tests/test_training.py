@@ -1,6 +1,7 @@
 """Training infrastructure: torchrun data parallelism, exact resume after a kill, safe loading."""
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -63,6 +64,22 @@ def test_resume_after_kill_continues_exactly(tiny_teacher_config):
     log_a, log_b = ((d / "log.jsonl").read_text().splitlines() for d in (dir_a, dir_b))
     losses = lambda log: [(json.loads(x)["step"], json.loads(x)["loss"]) for x in log]
     assert losses(log_a) == losses(log_b)  # one row per logged step, none lost or repeated
+
+
+
+def test_the_checkpoint_file_alone_resumes_with_the_whole_log(tiny_teacher_config):
+    """A run longer than a working session travels as its checkpoint file only: the log comes back."""
+    cfg, run = tiny_teacher_config("travel", total_steps=4, batch_size=8, log_every=1)
+    assert cli("train", "teacher", "--config", cfg).returncode == 0
+    log = (run / "log.jsonl").read_text()
+    state = (run / "checkpoint.safetensors").read_bytes()
+    shutil.rmtree(run)
+    run.mkdir()
+    (run / "checkpoint.safetensors").write_bytes(state)
+    r = cli("train", "teacher", "--config", cfg, "--resume", "--total-steps", "6")
+    assert r.returncode == 0, r.stderr[-2000:]
+    rows = (run / "log.jsonl").read_text().splitlines()
+    assert "".join(r + "\n" for r in rows[:4]) == log and [json.loads(r)["step"] for r in rows] == [1, 2, 3, 4, 5, 6]
 
 
 def test_resume_without_checkpoint_is_a_one_line_error(tiny_teacher_config):

@@ -3,6 +3,8 @@ bar, atomic checkpoints with exact resume.
 
 Exact resume: the data order and every random draw of a step are functions of (seed, rank, step)
 only, so a run resumed from the checkpoint at step s continues exactly as the uninterrupted run.
+The checkpoint also carries the log's rows, so a run resumed from its checkpoint file alone (a run
+longer than a working session, its folder gone) keeps its whole log.
 """
 import json
 import signal
@@ -90,8 +92,12 @@ class Trainer:
                 g.setdefault("base_lr", g["lr"])
 
     # -- state ---------------------------------------------------------------------------
+    def log_rows(self) -> list[dict]:
+        return [json.loads(r) for r in self.log_path.read_text().splitlines() if r] if self.log_path.exists() else []
+
     def save_checkpoint(self) -> None:
-        tensors, meta = {}, {"kind": "training_state", "step": self.step, "run": self.run_meta, "optimizers": {}}
+        tensors, meta = {}, {"kind": "training_state", "step": self.step, "run": self.run_meta, "optimizers": {},
+                             "log": self.log_rows()}
         for name, m in self.modules.items():
             tensors.update(checkpoint.prefixed(name, m.state_dict()))
         for name, opt in self.optimizers.items():
@@ -109,9 +115,10 @@ class Trainer:
         for name, opt in self.optimizers.items():
             checkpoint.optimizer_from_flat(opt, f"optim.{name}", tensors, meta["optimizers"][name])
         self.step = meta["step"]
-        if self.d.is_main and self.log_path.exists():  # drop log rows written after that checkpoint
-            rows = [r for r in self.log_path.read_text().splitlines() if r and json.loads(r).get("step", 0) <= self.step]
-            self.log_path.write_text("".join(r + "\n" for r in rows))
+        if self.d.is_main:  # the log up to that checkpoint: the file's rows, else the checkpoint's own
+            rows = self.log_rows() if self.log_path.exists() else meta.get("log", [])
+            self.dir.mkdir(parents=True, exist_ok=True)
+            self.log_path.write_text("".join(json.dumps(r) + "\n" for r in rows if r.get("step", 0) <= self.step))
 
     def write_model(self, path: Path) -> None:
         tensors, meta = self.export(self.step)
