@@ -68,9 +68,14 @@ def test_resume_after_kill_continues_exactly(tiny_teacher_config):
 
 
 def test_the_checkpoint_file_alone_resumes_with_the_whole_log(tiny_teacher_config):
-    """A run longer than a working session travels as its checkpoint file only: the log comes back."""
+    """A run stopped by its time limit leaves its EMA model as latest.safetensors; a run longer than a
+    working session travels as its checkpoint file only, and its log comes back."""
     cfg, run = tiny_teacher_config("travel", total_steps=4, batch_size=8, log_every=1)
-    assert cli("train", "teacher", "--config", cfg).returncode == 0
+    assert cli("train", "teacher", "--config", cfg, "--max-minutes", "0.00001").returncode == 0  # stops after a step
+    assert (run / "latest.safetensors").exists() and not (run / "final.safetensors").exists()
+    assert load_teacher(run / "latest.safetensors").meta["training"]["step"] == 1
+    assert cli("train", "teacher", "--config", cfg, "--resume").returncode == 0
+    assert load_teacher(run / "final.safetensors").meta["training"]["step"] == 4
     log = (run / "log.jsonl").read_text()
     state = (run / "checkpoint.safetensors").read_bytes()
     shutil.rmtree(run)

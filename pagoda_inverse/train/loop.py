@@ -72,7 +72,8 @@ def ema_update(ema: nn.Module, model: nn.Module, cfg: TrainConfig, step: int) ->
 
 
 class Trainer:
-    """Owns the run directory: checkpoint.safetensors (latest state), log.jsonl, snapshots/, final.
+    """Owns the run directory: checkpoint.safetensors (latest state), log.jsonl, snapshots/, and the EMA
+    model as final.safetensors when the run is done, latest.safetensors when it stopped before (--max-minutes).
 
     `modules` and `optimizers` are named; `export` turns the EMA modules into the shipped-model
     (tensors, meta) of this kind, written for snapshots and at the end.
@@ -189,8 +190,8 @@ class Trainer:
                 signal.signal(s, h)
         if self.d.is_main:
             self.save_checkpoint()
-            if self.step >= cfg.total_steps:
-                self.write_model(self.dir / "final.safetensors")
+            # the EMA model where the run stopped: final when done, else latest (a time-budgeted run's result)
+            self.write_model(self.dir / ("final.safetensors" if self.step >= cfg.total_steps else "latest.safetensors"))
         if cfg.save_all_ranks and self.d.world > 1:
             self.write_model(self.dir / f"final-rank{self.d.rank}.safetensors")
         if dist.is_initialized():
