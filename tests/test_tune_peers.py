@@ -156,3 +156,19 @@ def test_tune_peers_end_to_end(specs, tmp_path, monkeypatch):
     again = json.loads(out.read_text())
     assert {n: {p: v["pick"] for p, v in t["peers"].items()} for n, t in again["tasks"].items()} == \
         {n: {p: v["pick"] for p, v in t["peers"].items()} for n, t in res["tasks"].items()}
+
+
+def test_headline_judges_pagoda_against_the_best_peer_by_each_lpips_and_against_dps_time():
+    import headline
+
+    def row(alex, vgg, psnr, seconds, method):
+        return {"config": {"method": method}, "lpips_alex": {"mean": alex}, "lpips_vgg": {"mean": vgg},
+                "psnr": {"mean": psnr}, "seconds_per_image": seconds}
+
+    peers = {"dps": row(0.10, 0.20, 20.0, 30.0, "dps"), "ddrm": row(0.12, 0.15, 21.0, 1.0, "ddrm")}
+    result = {"methods": {"pagoda": row(0.105, 0.16, 20.5, 1.0, "pagoda"), **peers}, "data": {"n": 500}, "common_images": 30}
+    cells = [c.strip() for c in headline.peer_row("inpaint_box", result, peers).split("|")[1:-1]]
+    assert cells[1] == "30" and cells[3] == "dps 0.100" and cells[4] == "ddrm 0.150"
+    assert cells[5:8] == ["1.05", "1.07", "20.50 / 21.00"] and cells[9] == "30x" and cells[10] == "met"
+    result["methods"]["pagoda"]["seconds_per_image"] = 2.0  # 15x less time than DPS: the goal is missed
+    assert headline.peer_row("inpaint_box", result, peers).rstrip(" |").endswith("missed")
