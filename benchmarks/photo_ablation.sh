@@ -12,11 +12,12 @@ set -euo pipefail
 MINUTES=${MINUTES:-28}
 BASE=photo-teacher,pagoda_inverse/weights/photo_decoder_16.safetensors
 OUT=benchmarks/results/photo_ablation
-measure() {  # NAME MODEL
-    python benchmarks/photo_superres.py --scale 2 --model "$2" --out "$OUT/$1_x2.json" --figure "$OUT/$1_x2.png"
+measure() {  # NAME MODEL [photo_superres.py options]
+    python benchmarks/photo_superres.py --scale 2 --model "$2" --out "$OUT/$1_x2.json" --figure "$OUT/$1_x2.png" "${@:3}"
 }
-if [ -z "${VARIANTS:-}" ]; then
-    measure shipped "$BASE,pagoda_inverse/weights/photo_decoder_32.safetensors"
+if [ -z "${VARIANTS:-}" ]; then  # the shipped decoder's file has no [tasks]: the photo model's superres settings
+    measure shipped "$BASE,pagoda_inverse/weights/photo_decoder_32.safetensors" \
+        --variant 'cli={"latent": {"steps": 0, "restarts": 0, "back_projection": "bicubic"}}'
 fi
 for v in ${VARIANTS:-losses0 B BC}; do
     run=runs/photo_ablation_32_$v
