@@ -3,8 +3,8 @@ bar, atomic checkpoints with exact resume.
 
 Exact resume: the data order and every random draw of a step are functions of (seed, rank, step)
 only, so a run resumed from the checkpoint at step s continues exactly as the uninterrupted run.
-The checkpoint also carries the log's rows, so a run resumed from its checkpoint file alone (a run
-longer than a working session, its folder gone) keeps its whole log.
+The checkpoint also carries the log's rows, so a run resumed from its checkpoint file alone (moved to
+another machine, its run folder gone) keeps its whole log.
 """
 import json
 import signal
