@@ -68,8 +68,8 @@ def test_resume_after_kill_continues_exactly(tiny_teacher_config):
 
 
 def test_the_checkpoint_file_alone_resumes_with_the_whole_log(tiny_teacher_config):
-    """A run stopped by its time limit leaves its EMA model as latest.safetensors; a run longer than a
-    working session travels as its checkpoint file only, and its log comes back."""
+    """A run stopped by its time limit leaves its EMA model as latest.safetensors; a run moved to
+    another machine as its checkpoint file alone keeps its whole log."""
     cfg, run = tiny_teacher_config("travel", total_steps=4, batch_size=8, log_every=1)
     assert cli("train", "teacher", "--config", cfg, "--max-minutes", "0.00001").returncode == 0  # stops after a step
     assert (run / "latest.safetensors").exists() and not (run / "final.safetensors").exists()
