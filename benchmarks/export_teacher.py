@@ -4,8 +4,9 @@ Compares the float32 run output with the float16 export on held-out images at th
 resolution (Fashion-MNIST: the test set; photos: patches of the four validation photos): the
 denoiser's outputs over the sigma grid, the encoder round trip and the latent statistics, and for a
 class-conditional teacher the class accuracy and FID (Fashion-MNIST judge, FID against the test set
-at the teacher's resolution) of --n Heun samples from the same noise. With --metrics it also writes the shipped file's metrics: the run's training log summarised
-(steps, images, loss curve, images/s, wall time) beside these measurements.
+at the teacher's resolution) of --n Heun samples from the same noise. With --metrics it also writes
+the shipped file's metrics: the run's training log summarised (steps, images, loss curve, images/s,
+wall time) beside these measurements.
 
     python benchmarks/export_teacher.py runs/teacher_fmnist/final.safetensors \
         --out pagoda_inverse/weights/fmnist_teacher.safetensors

@@ -109,12 +109,12 @@ def train_decoder(cfg: DecoderTrainConfig, resume: bool = False) -> Trainer:
     check_task_defaults(cfg.tasks)
     d = setup_distributed()
     teacher_hash = file_hash(resolve(cfg.teacher))
-    x_low = None
-    if not resume or path.active:  # the ranks share the chunks; a resumed run has them all already
+    x_low = None  # the training images at the teacher's resolution: to encode, and y of the task path
+    if not resume or path.active:
         D = load_teacher(cfg.teacher, d.device)
         low = DataConfig(cfg.data.dataset, cfg.data.root, D.net.cfg.resolution, cfg.data.channels)
         x_low, y_low, _ = load_training_data(low, lowres=cfg.latents.lowres, lowres_seed=cfg.latents.lowres_seed)
-    if not resume:
+    if not resume:  # the ranks share the chunks; a resumed run has them all already
         encode_dataset(D, teacher_hash, x_low, y_low, cfg.latents, progress=d.is_main, rank=d.rank, world=d.world)
     if d.world > 1:
         torch.distributed.barrier()
@@ -171,12 +171,9 @@ def train_decoder(cfg: DecoderTrainConfig, resume: bool = False) -> Trainer:
         pair = batch_indices(len(z_all), cfg.train, d, step).to(d.device)
         x, y = paired(pair, x_all), y_all[idx_all[pair]]
         labels = y if G.cfg.model.num_classes else None
-        if path.active:
-            y_low = paired(pair, x_low)
-            use_low = torch.rand(local, device=d.device) < path.lowres_fraction if path.lowres_fraction else None
-            x_hat = G_ddp(z_all[pair], labels, y_low if use_low is not None else None, use_low)
-        else:
-            x_hat = G_ddp(z_all[pair], labels)
+        y_low = paired(pair, x_low) if path.active else None
+        use_low = torch.rand(local, device=d.device) < path.lowres_fraction if path.lowres_fraction else None
+        x_hat = G_ddp(z_all[pair], labels, y_low if use_low is not None else None, use_low)
         L_rec = reconstruction_loss(lpips_net, x_hat, x, cfg.loss)
         if path.consistency_weight:
             L_rec = L_rec + path.consistency_weight * reconstruction_loss(lpips_net, consistent(x_hat, y_low), x, cfg.loss)
