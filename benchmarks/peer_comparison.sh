@@ -13,9 +13,8 @@ set -euo pipefail
 PEER=pagoda_inverse/configs/peer_fmnist_32.toml
 RUN=runs/peer_fmnist_32
 WEIGHTS=pagoda_inverse/weights/fmnist_peer_32.safetensors
-# DPS's tuning: its 999 network evaluations and as many backward passes per image make it the cost
-# of the whole comparison on a CPU; 10 tuning images, the default grid (weights 30-3000).
-TUNE=(--n-dps "${N_DPS:-10}" --run-dir "${TUNE_RUN_DIR:-runs/tune_peers}")
+# The tuning at tune_peers.py's sizes (DiffPIR and DDRM on 30 tuning images, DPS on 10: its 999
+# network evaluations and as many backward passes per image make it the cost of the comparison on a CPU).
 
 if [ ! -f "$RUN/final.safetensors" ]; then
     if [ ! -f "$RUN/checkpoint.safetensors" ] && [ -f checkpoints/peer_fmnist_32/checkpoint.safetensors ]; then
@@ -29,8 +28,8 @@ if [ ! -f "$WEIGHTS" ]; then
         --samples docs/peer_fmnist_32_samples.png --train-command "pagoda-inverse train teacher --config $PEER"
 fi
 [ -f benchmarks/results/generation_budget.json ] || python benchmarks/generation_budget.py
-python benchmarks/tune_peers.py --peers ddrm,diffpir,dps --device "${DEVICE:-cpu}" "${TUNE[@]}"
-python benchmarks/tune_peers.py --pick-only --write-specs "${TUNE[@]}"
+python benchmarks/tune_peers.py --peers ddrm,diffpir,dps --device "${DEVICE:-cpu}"
+python benchmarks/tune_peers.py --pick-only --write-specs
 for task in superres_x4 superres_x4_noisy inpaint_box inpaint_random deblur_gaussian deblur_motion; do
     pagoda-inverse benchmark "tasks/$task.toml" --publish
 done

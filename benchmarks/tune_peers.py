@@ -1,7 +1,9 @@
 """Tune deepinv's diffusion solvers (DPS, DiffPIR, DDRM; pagoda_inverse/solvers/peers.py) with the peer
 prior on images the benchmarks do not report, as tune_solvers.py tuned PaGoDA's settings: Fashion-MNIST
-test images 4000-4099 (the task specs report 0-499), DPS on the first 30 of them only (999 network
-evaluations and as many backward passes per image), each with its true class.
+test images from 4000 (the task specs report 0-499), DiffPIR and DDRM on 4000-4029, DPS on the first 10 of
+them only (999 network evaluations and as many backward passes per image), each with its true class. On a
+2-core CPU the grids below cost about 0.3M network evaluations and 0.3M evaluations with a backward pass
+at these sizes; --n 100 --n-dps 30 (the images tune_solvers.py gave PaGoDA) triples that.
 
 Each task spec's operator and noise, drawn as tune_solvers.tuning_problem draws them (seed 12345, one
 draw for all the images); each solver run as the benchmark runs it (bench.methods.PeerRow, timed and
@@ -18,11 +20,13 @@ The pick, per task and solver: tune_solvers.pick_row, the lowest VGG LPIPS among
 is at least the best classical method's on the same images - 0.8 dB (inpainting: + 0.3 dB), else the
 highest PSNR. The unconditional rows (the null class) take the true-class pick.
 
-Each (task, solver, setting) is one record in RUN_DIR/<task>.jsonl, appended when it finishes; a rerun
-with the same options skips the settings done (a failed one is tried again). Writes OUT (the grid with
-every metric, seconds and evaluations per image, the picks, the command) and, with --write-specs, the rows
-dps, dps_unconditional, diffpir, diffpir_unconditional, ddrm, ddrm_unconditional of each tasks/<task>.toml
-(other lines untouched; DPS on the first 30 reported images in batches of 10, the others on the first 100).
+Each (task, solver, setting) is one record in RUN_DIR/<task>.jsonl (by default benchmarks/results/tune_peers/:
+the per-image measurements of every setting tried are results, kept with the repository), appended when it
+finishes; a rerun with the same options skips the settings done (a failed one is tried again). Writes OUT
+(the grid with every metric, seconds and evaluations per image, the picks, the command), DOC (the same as
+tables) and, with --write-specs, the rows dps, dps_unconditional, diffpir, diffpir_unconditional, ddrm,
+ddrm_unconditional of each tasks/<task>.toml (other lines untouched; DPS on the first 30 reported images in
+batches of 10, the others on the first 100).
 
     python benchmarks/tune_peers.py --device cuda              # the grids and picks (CPU: leave --device out)
     python benchmarks/tune_peers.py --pick-only --write-specs  # the picked rows into tasks/*.toml
@@ -156,6 +160,36 @@ class Tuner:
         return out
 
 
+def markdown(results: dict) -> str:
+    """The grids as tables, one per task and solver: every setting tried, its means on the tuning images,
+    seconds and network evaluations per image, the pick in bold."""
+    first, last = results["images"]
+    out = ["# The diffusion solvers' settings, tuned", "",
+           f"DPS, DiffPIR and DDRM (deepinv, `pagoda_inverse/solvers/peers.py`) on the prior `{results['prior']}`, "
+           f"each task's operator and noise, the true class, on Fashion-MNIST test images from {first} (the task "
+           "specs report 0-499). The pick (bold): the lowest VGG LPIPS among the settings whose PSNR is at least "
+           "the best classical method's on the same images - 0.8 dB (inpainting: + 0.3 dB), else the highest PSNR; "
+           "the spec rows `<solver>` and `<solver>_unconditional` run it. Made by", "",
+           f"    {results['command']}", ""]
+    for name, res in results["tasks"].items():
+        for peer, r in res["peers"].items():
+            if not r["grid"]:
+                continue
+            floor = f"; best classical PSNR {r['best_classical_psnr']:.2f} dB" if "best_classical_psnr" in r else ""
+            out += [f"## {name}: {peer}", "",
+                    f"Images {r['images'][0]}-{r['images'][1]}, {r['settings_done']} of {r['settings_total']} "
+                    f"settings done{floor}.", "",
+                    "| settings | PSNR | SSIM | LPIPS Alex | LPIPS VGG | s/image | evaluations/image |",
+                    "|---|---|---|---|---|---|---|"]
+            for row in r["grid"]:
+                s = ", ".join(f"{k} {v}" for k, v in row["settings"].items())
+                s = f"**{s}**" if row["settings"] == r.get("pick") else s
+                out.append(f"| {s} | {row['psnr']:.2f} | {row['ssim']:.3f} | {row['lpips_alex']:.4f} | "
+                           f"{row['lpips_vgg']:.4f} | {row['seconds_per_image']:.2f} | {row['evaluations_per_image']:.0f} |")
+            out.append("")
+    return "\n".join(out)
+
+
 def parse_grid(text: str) -> tuple[str, dict]:
     """--grid PEER=JSON: the grid of PEER, {keyword: [values]}."""
     peer, _, body = text.partition("=")
@@ -248,15 +282,17 @@ def main(argv=None):
     ap.add_argument("--tasks", default=",".join(SPECS), help="task specs (names in --specs)")
     ap.add_argument("--peers", default=",".join(PEERS))
     ap.add_argument("--first", type=int, default=4000, help="the first tuning image of the test split")
-    ap.add_argument("--n", type=int, default=100, help="tuning images")
-    ap.add_argument("--n-dps", type=int, default=30, help="DPS's tuning images: the first of the --n")
+    ap.add_argument("--n", type=int, default=30, help="tuning images")
+    ap.add_argument("--n-dps", type=int, default=10, help="DPS's tuning images: the first of the --n")
     ap.add_argument("--prior", default="fmnist-peer-32", help="a teacher's registry name or file")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--grid", action="append", default=[], metavar="PEER=JSON",
                     help='replace a solver\'s grid, e.g. ddrm=\'{"eta": [0.5, 1.0]}\' (repeatable)')
     ap.add_argument("--specs", default=str(ROOT / "tasks"), help="the folder of the task specs")
-    ap.add_argument("--run-dir", default=str(ROOT / "runs/tune_peers"))
+    ap.add_argument("--run-dir", default=str(ROOT / "benchmarks/results/tune_peers"),
+                    help="the records, one file per task")
     ap.add_argument("--out", default=str(ROOT / "benchmarks/results/tune_peers.json"))
+    ap.add_argument("--doc", default=str(ROOT / "docs/peer_tuning.md"), help="the grids as markdown tables")
     ap.add_argument("--write-specs", action="store_true", help="put the picked rows into the task specs")
     ap.add_argument("--pick-only", action="store_true", help="recompute the picks from the stored records")
     args = ap.parse_args(argv)
@@ -279,7 +315,9 @@ def main(argv=None):
         print(f"{name}: picks " + json.dumps({p: r.get("pick") for p, r in res["peers"].items()}), flush=True)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(results, indent=1) + "\n")
-    print(f"wrote {args.out}")
+    Path(args.doc).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.doc).write_text(markdown(results))
+    print(f"wrote {args.out} and {args.doc}")
     if args.write_specs:
         write_specs(Path(args.specs), results, args.prior)
 

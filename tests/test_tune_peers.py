@@ -122,7 +122,7 @@ def test_tune_peers_end_to_end(specs, tmp_path, monkeypatch):
             "--grid", 'dps={"weight": [100.0, 300.0], "num_steps": [3]}',
             "--grid", 'diffpir={"lambda_": [1.0, 7.0], "max_iter": [3]}',
             "--grid", 'ddrm={"eta": [0.5, 1.0], "num_steps": [3]}',
-            "--specs", str(specs), "--run-dir", str(runs), "--out", str(out), "--write-specs"]
+            "--specs", str(specs), "--run-dir", str(runs), "--out", str(out), "--doc", str(tmp_path / "tuning.md"), "--write-specs"]
     env = {**os.environ, "PAGODA_FASHION_MNIST": str(FIXTURE_FMNIST), "OMP_NUM_THREADS": "1"}  # tiny images
     r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "tune_peers.py"), *args], capture_output=True,
                        text=True, env=env, cwd=ROOT, timeout=600)
@@ -146,6 +146,12 @@ def test_tune_peers_end_to_end(specs, tmp_path, monkeypatch):
             assert spec.methods[f"{peer}_unconditional"]["labels"] == "none"
         lines = (runs / f"{name}.jsonl").read_text().splitlines()
         assert len(lines) == len(t["classical"]) + 6
+    doc = (tmp_path / "tuning.md").read_text()  # a table per task and solver, a row per setting, the pick in bold
+    assert doc.count("| settings |") == 3 * len(tasks) and doc.count("**") == 2 * 3 * len(tasks)
+    for name in tasks:
+        for peer, p in res["tasks"][name]["peers"].items():
+            bold = "**" + ", ".join(f"{k} {v}" for k, v in p["pick"].items()) + "**"
+            assert bold in doc.split(f"## {name}: {peer}")[1].split("## ")[0]
     # Resume: a rerun computes nothing; --pick-only recomputes the same picks from the records.
     monkeypatch.setenv("PAGODA_FASHION_MNIST", str(FIXTURE_FMNIST))
     tune_peers.main(args)
