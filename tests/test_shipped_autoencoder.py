@@ -125,6 +125,7 @@ SHIPPED_CONFIGS = {  # each shipped weight file and the repository config whose 
     "photo_decoder_16": ("decoder", "decoder_photo_16"),
     "photo_decoder_32": ("decoder", "decoder_photo_32"),
     "photo_decoder_64": ("decoder", "decoder_photo_64"),
+    "fmnist_peer_32": ("teacher", "peer_fmnist_32"),
 }
 
 
