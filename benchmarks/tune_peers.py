@@ -163,7 +163,7 @@ class Tuner:
 def markdown(results: dict) -> str:
     """The grids as tables, one per task and solver: every setting tried, its means on the tuning images,
     seconds and network evaluations per image, the pick in bold."""
-    first, last = results["images"]
+    first = results["images"][0]
     out = ["# The diffusion solvers' settings, tuned", "",
            f"DPS, DiffPIR and DDRM (deepinv, `pagoda_inverse/solvers/peers.py`) on the prior `{results['prior']}`, "
            f"each task's operator and noise, the true class, on Fashion-MNIST test images from {first} (the task "
