@@ -66,7 +66,7 @@ def main():
     ap.add_argument("--metrics", default=None, help="also write the shipped file's metrics JSON here")
     ap.add_argument("--train-command", default=None, help="the command that trained the run (for --metrics)")
     ap.add_argument("--run-dir", default=None, help="the run's folder, for its log.jsonl (default: run_model's folder)")
-    ap.add_argument("--samples", default=None, help="also write a grid of 64 float16 Heun samples here")
+    ap.add_argument("--samples", default=None, help="also write a grid of float16 Heun samples here (8 per class, or 64)")
     args = ap.parse_args()
 
     D32 = load_teacher(args.run_model)
@@ -94,7 +94,9 @@ def main():
         print(name, result[name])
     Path(args.results).write_text(json.dumps(result, indent=1) + "\n")
     if args.samples:
-        grid = make_grid(heun_samples(D16, None if labels is None else labels[:64], args.steps, seed=0, batch=64), nrow=8)
+        # As `pagoda-inverse sample --per-class 8` draws them: one row per class (64 unlabelled samples otherwise).
+        rows = None if labels is None else torch.arange(D16.net.cfg.num_classes).repeat_interleave(8)
+        grid = make_grid(heun_samples(D16, rows, args.steps, seed=0, batch=64), nrow=8, pad=2)
         save_image(grid, args.samples)
     if args.metrics:
         config = D32.meta.get("training", {}).get("config", {})
