@@ -4,7 +4,9 @@ layer is judged by, and the unknown-class accuracy and its LPIPS cost; where a s
 diffusion solvers (DPS, DiffPIR, DDRM, each with the true class and unconditionally) on the 32x32
 peer prior, PaGoDA (true class) against the best of them by each LPIPS, on the images every method
 ran on, and its time against DPS's (true class). The goal those columns judge: each LPIPS at most
-1.1x the best peer's, at 20x or more less time per image than DPS.
+1.1x the best peer's, at 20x or more less time per image than DPS. Last, the README's summary: on
+those common images, VGG LPIPS (which no decoder trains on) and PSNR of PaGoDA, the best classical
+method and the best peer row.
 
     python benchmarks/headline.py [--out benchmarks/results/headline.md]
 """
@@ -42,6 +44,17 @@ def peer_row(spec: str, result: dict, peer_rows: dict) -> str:
             + (f"{dps['seconds_per_image']:.1f} | {faster:.0f}x" if dps else "- | -") + f" | {'met' if met else 'missed'} |")
 
 
+def summary_row(spec: str, rows: dict, classical: set, peers: set) -> str:
+    """One line of the README's summary, on the images every method ran on (`rows`: name -> result)."""
+    def best(names, key, pick):
+        name = pick(names, key=lambda k: mean(rows[k], key))
+        return f"{name.replace('_unconditional', ' (uncond.)').replace('_', '-')} {mean(rows[name], key):.{3 if key == 'lpips_vgg' else 2}f}"
+    p = rows["pagoda"]
+    return (f"| `{spec}` | {mean(p, 'lpips_vgg'):.3f} | {best(classical, 'lpips_vgg', min)} | {best(peers, 'lpips_vgg', min)} | "
+            f"{mean(p, 'psnr'):.2f} | {best(classical, 'psnr', max)} | {best(peers, 'psnr', max)} | "
+            f"{rows['dps']['seconds_per_image'] / p['seconds_per_image']:.0f}x |")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--out", default=str(ROOT / "benchmarks/results/headline.md"))
@@ -52,6 +65,8 @@ def main():
     peers = ["| task | images | PaGoDA LPIPS AlexNet / VGG | best peer by AlexNet | best peer by VGG | AlexNet ratio | "
              "VGG ratio | PSNR PaGoDA / best-VGG peer | s / image PaGoDA / DPS | less time than DPS | goal |",
              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    summary = ["| task (`tasks/<task>.toml`) | VGG LPIPS: PaGoDA | best classical | best peer | PSNR: PaGoDA | best classical | "
+               "best peer | DPS's time / PaGoDA's |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for spec in SPECS:
         path = ROOT / "benchmarks/results" / f"{spec}.json"
         if not path.exists():
@@ -59,9 +74,11 @@ def main():
         result = json.loads(path.read_text())
         m = result["methods"]
         peer_rows = {k: v.get("on_common_images", v) for k, v in m.items() if v["config"]["method"] in PEERS and "psnr" in v}
+        classical = {k: v for k, v in m.items() if is_classical(v["config"]["method"]) and "psnr" in v}
         if peer_rows:
             peers.append(peer_row(spec, result, peer_rows))
-        classical = {k: v for k, v in m.items() if is_classical(v["config"]["method"]) and "psnr" in v}
+            common = {k: v.get("on_common_images", v) for k, v in m.items() if "psnr" in v}
+            summary.append(summary_row(spec, common, set(classical), set(peer_rows)))
         p = m["pagoda"]
         for name, r in [("PaGoDA", p)] + [(k, v) for k, v in classical.items()]:
             rows.append(f"| {SHORT[spec]} | {name.replace('_', '-')} | {mean(r, 'psnr'):.2f} | {mean(r, 'ssim'):.3f} | "
@@ -75,7 +92,7 @@ def main():
                       f"{mean(p, 'lpips_vgg') / best['lpips_vgg']:.2f} | {mean(p, 'psnr') - best_psnr:+.2f} dB | {acc} | {cost} |")
     text = "\n".join(rows) + "\n\n" + "\n".join(checks) + "\n"
     if peers[2:]:
-        text += "\n" + "\n".join(peers) + "\n"
+        text += "\n" + "\n".join(peers) + "\n\n" + "\n".join(summary) + "\n"
     Path(args.out).write_text(text)
     print(text)
 

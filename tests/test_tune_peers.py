@@ -180,3 +180,10 @@ def test_headline_judges_pagoda_against_the_best_peer_by_each_lpips_and_against_
     assert cells[5:8] == ["1.05", "1.07", "20.50 / 21.00"] and cells[9] == "30x" and cells[10] == "met"
     result["methods"]["pagoda"]["seconds_per_image"] = 2.0  # 15x less time than DPS: the goal is missed
     assert headline.peer_row("inpaint_box", result, peers).rstrip(" |").endswith("missed")
+    # The README's summary: the best classical and the best peer by VGG LPIPS (lowest) and PSNR (highest).
+    rows = {**result["methods"], "wiener": row(0.30, 0.40, 19.0, 0.01, "wiener"),
+            "ddrm_unconditional": row(0.13, 0.17, 21.5, 1.0, "ddrm")}
+    cells = [c.strip() for c in headline.summary_row("inpaint_box", rows, {"wiener"},
+                                                      {"dps", "ddrm", "ddrm_unconditional"}).split("|")[1:-1]]
+    assert cells == ["`inpaint_box`", "0.160", "wiener 0.400", "ddrm 0.150", "20.50", "wiener 19.00",
+                     "ddrm (uncond.) 21.50", "15x"]
