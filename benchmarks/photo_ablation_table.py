@@ -19,10 +19,10 @@ VARIANTS = {"shipped": "shipped 32x32 decoder (AlexNet LPIPS + MSE + AlexNet-pro
             "BC": "B + C: B's losses on a residual stage trained on the task's path, 28 min"}
 
 
-def train_summary(out: Path, name: str) -> dict | None:
+def train_summary(out: Path, name: str, runs: Path) -> dict | None:
     """How far the stage trained: the step its EMA file was saved at (the run stops mid-way between log
     lines) and the log's speed, refreshed while the run folder exists, else the kept summary."""
-    kept, run = out / f"{name}_train.json", ROOT / f"runs/photo_ablation_32_{name}"
+    kept, run = out / f"{name}_train.json", runs / f"photo_ablation_32_{name}"
     if (run / "latest.safetensors").exists():
         from safetensors import safe_open
         with safe_open(run / "latest.safetensors", "pt") as f:
@@ -34,10 +34,11 @@ def train_summary(out: Path, name: str) -> dict | None:
     return json.loads(kept.read_text()) if kept.exists() else None
 
 
-def main():
+def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--dir", default=str(ROOT / "benchmarks/results/photo_ablation"))
-    args = ap.parse_args()
+    ap.add_argument("--runs", default=str(ROOT / "runs"), help="where the stages' run folders are")
+    args = ap.parse_args(argv)
     out = Path(args.dir)
     shipped = json.loads((out / "shipped_x2.json").read_text())["summary"]
     rows = [("bicubic", shipped["bicubic"], None, None),
@@ -49,7 +50,7 @@ def main():
         s = json.loads(path.read_text())["summary"]
         # the shipped file carries no task defaults: its CLI-path row is the variant the script names "cli"
         task = s["pagoda_cli"] if name == "shipped" else s["pagoda"]
-        rows.append((label, task, s["pagoda_native"], None if name == "shipped" else train_summary(out, name)))
+        rows.append((label, task, s["pagoda_native"], None if name == "shipped" else train_summary(out, name, Path(args.runs))))
     lines = ["| row | PSNR (vs bicubic) | SSIM | HaarPSI | AlexNet LPIPS (vs bicubic) | VGG LPIPS (vs bicubic) | "
              "the decoder alone, no last step: PSNR / VGG LPIPS | s / output MP | steps (kimg) | images/s |",
              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]

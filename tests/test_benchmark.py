@@ -15,7 +15,7 @@ from pagoda_inverse.config import ConfigError
 from pagoda_inverse.metrics import psnr
 from pagoda_inverse.physics import box_mask, operator_from_spec
 
-from conftest import FIXTURE_FMNIST, cli
+from conftest import FIXTURE_FMNIST, ROOT, cli
 
 SPEC = """
 title = "tiny"
@@ -340,3 +340,39 @@ def test_every_shipped_spec_loads():
     assert len(specs) >= 10
     for path in specs:
         bench.load_spec(path)  # its operator, methods and settings are checked there
+
+
+def test_photo_ablation_table_reads_each_variant_and_keeps_its_training_summary(tmp_path):
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import photo_ablation_table
+
+    def summary(psnr, vgg):
+        m = {"psnr": psnr, "ssim": 0.9, "haarpsi": 0.95, "lpips_alex": 0.1, "lpips_vgg": vgg, "seconds_per_megapixel": 1.0,
+             "psnr_minus_bicubic_db": psnr - 29.0, "lpips_alex_over_bicubic": 0.5, "lpips_vgg_over_bicubic": vgg / 0.15}
+        return {"mean_over_kernels": m}
+
+    out, runs = tmp_path / "results", tmp_path / "runs"
+    out.mkdir()
+    (out / "shipped_x2.json").write_text(json.dumps({"summary": {
+        "bicubic": summary(29.0, 0.15), "bicubic_bp": summary(29.6, 0.13),
+        "pagoda_native": summary(21.5, 0.40), "pagoda": summary(27.0, 0.20), "pagoda_cli": summary(28.3, 0.17)}}))
+    (out / "B_x2.json").write_text(json.dumps({"summary": {
+        "bicubic": summary(29.0, 0.15), "pagoda_native": summary(22.6, 0.33), "pagoda": summary(29.1, 0.14)}}))
+    run = runs / "photo_ablation_32_B"
+    run.mkdir(parents=True)
+    (run / "log.jsonl").write_text(json.dumps({"step": 300, "images_per_s": 11.7}) + "\n")
+    from safetensors.torch import save_file
+    save_file({"w": torch.zeros(1)}, run / "latest.safetensors",
+              {"pagoda": json.dumps({"training": {"step": 301, "config": {"train": {"batch_size": 64}}}})})
+    photo_ablation_table.main(["--dir", str(out), "--runs", str(runs)])
+    rows = (out / "table.md").read_text().splitlines()[2:]
+    assert [r.split(" | ")[0] for r in rows] == ["| bicubic", "| bicubic, then the bicubic back-projection",
+                                                 "| " + photo_ablation_table.VARIANTS["shipped"], "| " + photo_ablation_table.VARIANTS["B"]]
+    shipped, b = [[c.strip() for c in r.split("|")[1:-1]] for r in rows[2:]]
+    assert shipped[1] == "28.30 (-0.70)" and shipped[6] == "21.50 / 0.400"  # the CLI-path row, then the decoder alone
+    assert b[1] == "29.10 (+0.10)" and b[5] == "0.140 (0.93x)" and b[8:] == ["301 (19.3)", "11.7"]
+    # the summary is kept beside the results, so the table survives the run folder
+    import shutil
+    shutil.rmtree(runs)
+    photo_ablation_table.main(["--dir", str(out), "--runs", str(runs)])
+    assert (out / "table.md").read_text().splitlines()[-1].split("|")[-3:-1] == [" 301 (19.3) ", " 11.7 "]
