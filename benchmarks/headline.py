@@ -52,7 +52,7 @@ def summary_row(spec: str, rows: dict, classical: set, peers: set) -> str:
     p = rows["pagoda"]
     return (f"| `{spec}` | {mean(p, 'lpips_vgg'):.3f} | {best(classical, 'lpips_vgg', min)} | {best(peers, 'lpips_vgg', min)} | "
             f"{mean(p, 'psnr'):.2f} | {best(classical, 'psnr', max)} | {best(peers, 'psnr', max)} | "
-            f"{rows['dps']['seconds_per_image'] / p['seconds_per_image']:.0f}x |")
+            + (f"{rows['dps']['seconds_per_image'] / p['seconds_per_image']:.0f}x |" if "dps" in rows else "- |"))
 
 
 def main():

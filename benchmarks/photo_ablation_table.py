@@ -12,6 +12,8 @@ import argparse
 import json
 from pathlib import Path
 
+from pagoda_inverse.checkpoint import read_meta
+
 ROOT = Path(__file__).resolve().parent.parent
 VARIANTS = {"shipped": "shipped 32x32 decoder (AlexNet LPIPS + MSE + AlexNet-projected GAN, 3,200 steps)",
             "losses0": "control: the shipped losses, 28 min",
@@ -24,9 +26,7 @@ def train_summary(out: Path, name: str, runs: Path) -> dict | None:
     lines) and the log's speed, refreshed while the run folder exists, else the kept summary."""
     kept, run = out / f"{name}_train.json", runs / f"photo_ablation_32_{name}"
     if (run / "latest.safetensors").exists():
-        from safetensors import safe_open
-        with safe_open(run / "latest.safetensors", "pt") as f:
-            training = json.loads(f.metadata()["pagoda"])["training"]
+        training = read_meta(run / "latest.safetensors")["training"]
         step, batch = training["step"], training["config"]["train"]["batch_size"]
         last = json.loads((run / "log.jsonl").read_text().splitlines()[-1])
         kept.write_text(json.dumps({"step": step, "kimg": step * batch / 1000, "images_per_s": last["images_per_s"]},

@@ -361,9 +361,8 @@ def test_photo_ablation_table_reads_each_variant_and_keeps_its_training_summary(
     run = runs / "photo_ablation_32_B"
     run.mkdir(parents=True)
     (run / "log.jsonl").write_text(json.dumps({"step": 300, "images_per_s": 11.7}) + "\n")
-    from safetensors.torch import save_file
-    save_file({"w": torch.zeros(1)}, run / "latest.safetensors",
-              {"pagoda": json.dumps({"training": {"step": 301, "config": {"train": {"batch_size": 64}}}})})
+    checkpoint.save(run / "latest.safetensors", {"w": torch.zeros(1)},
+                    {"training": {"step": 301, "config": {"train": {"batch_size": 64}}}})
     photo_ablation_table.main(["--dir", str(out), "--runs", str(runs)])
     rows = (out / "table.md").read_text().splitlines()[2:]
     assert [r.split(" | ")[0] for r in rows] == ["| bicubic", "| bicubic, then the bicubic back-projection",
