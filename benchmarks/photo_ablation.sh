@@ -25,3 +25,4 @@ for v in ${VARIANTS:-losses0 B BC}; do
     pagoda-inverse train decoder --config "benchmarks/configs/photo_ablation_32_$v.toml" --max-minutes "$MINUTES"
     measure "$v" "$BASE,$run/latest.safetensors"
 done
+python benchmarks/photo_ablation_table.py
