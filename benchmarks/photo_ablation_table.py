@@ -16,7 +16,7 @@ from pagoda_inverse.checkpoint import read_meta
 
 ROOT = Path(__file__).resolve().parent.parent
 VARIANTS = {"shipped": "the first design's 32x32 decoder (AlexNet LPIPS + MSE + AlexNet-projected GAN, 3,200 steps)",
-            "losses0": "control: the shipped losses, 28 min",
+            "losses0": "control: the first design's losses, 28 min",
             "B": "B: L1 + VGG LPIPS (average pooling), GAN weight 0.1, 28 min",
             "BC": "B + C: B's losses on a residual stage trained on the task's path, 28 min"}
 
