@@ -370,3 +370,20 @@ def test_superres_gives_y_itself_to_a_decoder_with_residual_stages():
     smooth = task_settings("superres", {"latent": {"steps": 0, "restarts": 0, "back_projection": "bicubic"}})
     x = restore(model, y, Downsampling(2), torch.tensor([1, 2]), smooth).x
     assert torch.allclose(F.interpolate(x, scale_factor=0.5, mode="bicubic", antialias=True), y, atol=2e-3)
+
+
+def test_back_projection_of_a_black_tile_is_finite_and_independent_of_its_batch():
+    # A black input tile (y = 0) whose decoded tile is black but for a few faint pixels once sent
+    # conjugate gradient on iterating a converged system, ~0 divided by ~0: NaN patches in the CLI's
+    # output of a photo with black areas.
+    torch.manual_seed(0)
+    phys = Downsampling(4, filter="bicubic")
+    x_hat, y = torch.rand(3, 3, 64, 64), phys.A(torch.rand(3, 3, 64, 64))
+    x_hat[0], y[0] = 0.0, 0.0
+    x_hat[0, 1, 10, 20] = x_hat[0, 2, 40, 7] = 0.01
+    out = data_consistency(phys, x_hat, y, 0.0, 0.06)
+    assert torch.isfinite(out).all()
+    misfit = lambda v: ((phys.A(v[1:]) - y[1:]) ** 2).flatten(1).mean(1)  # noqa: E731
+    assert (misfit(out) < misfit(x_hat) / 100).all()
+    for i in range(3):  # each image's result is the one it gets alone
+        torch.testing.assert_close(out[i:i + 1], data_consistency(phys, x_hat[i:i + 1], y[i:i + 1], 0.0, 0.06))

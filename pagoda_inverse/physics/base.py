@@ -23,24 +23,30 @@ def _dot(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 def conjugate_gradient(op, b: torch.Tensor, x0: torch.Tensor, max_iter: int = 100, tol: float = 1e-6) -> torch.Tensor:
-    """Solve op(x) = b for a symmetric positive semi-definite `op`, one system per image, from x0;
-    stops when every residual is below tol relative to |b|."""
+    """Solve op(x) = b for a symmetric positive semi-definite `op`, one system per image, from x0.
+    Each image stops on its own, when its residual is below tol relative to its |b| (to its first
+    residual where b = 0) or when op has no curvature left along its search direction: its result
+    does not depend on the rest of the batch, and a converged image is never divided by ~0."""
     tiny = torch.finfo(b.dtype).tiny
     x = x0
     r = b - op(x)
     p = r
     rs = _dot(r, r)
-    threshold = tol**2 * _dot(b, b)
+    threshold = tol**2 * torch.maximum(_dot(b, b), rs)
+    done = rs <= threshold
     for _ in range(max_iter):
-        if (rs <= threshold).all():
+        if done.all():
             break
         Ap = op(p)
-        alpha = rs / _dot(p, Ap).clamp_min(tiny)
+        pAp = _dot(p, Ap)
+        done = done | (pAp <= tiny)
+        alpha = torch.where(done, 0.0, rs / pAp.clamp_min(tiny))
         x = x + alpha * p
         r = r - alpha * Ap
         rs_new = _dot(r, r)
-        p = r + rs_new / rs.clamp_min(tiny) * p
+        p = r + torch.where(done, 0.0, rs_new / rs.clamp_min(tiny)) * p
         rs = rs_new
+        done = done | (rs <= threshold)
     return x
 
 
