@@ -32,6 +32,7 @@ class PaGoDA(nn.Module):
         # Per task, settings on top of tasks.toml's [TASK] (solvers.task_settings' `defaults`).
         self.task_defaults = task_defaults or {}
         self.class_names = class_names
+        self.weights: dict = {}  # the files' short hashes (from_files): what a benchmark's records were computed with
 
     @property
     def teacher_resolution(self) -> int:
@@ -158,7 +159,10 @@ def from_files(teacher: str | Path, decoders: list[str | Path], device: str | to
         judge = JudgeLogits(load_classifier(classifier)[0])
     teacher_info = MODELS.get(str(teacher))
     class_names = teacher_info.class_names if teacher_info is not None else None
-    return PaGoDA(D, Gs, levels.pop(), judge, task_defaults, class_names).to(device)
+    model = PaGoDA(D, Gs, levels.pop(), judge, task_defaults, class_names).to(device)
+    model.weights = {"teacher": t_hash, "decoders": [file_hash(p) for p in decoders],
+                     "classifier": None if classifier is None else file_hash(classifier)}
+    return model
 
 
 def load(name: str = "fmnist", device: str | torch.device = "cpu") -> PaGoDA:

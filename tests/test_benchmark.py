@@ -209,7 +209,7 @@ def test_a_bad_spec_ends_the_command_in_one_line(spec_path, tmp_path):
 
 
 @pytest.mark.slow
-def test_runner_recomputes_pagoda_when_the_task_defaults_change(spec_path, tmp_path, monkeypatch):
+def test_runner_recomputes_pagoda_when_the_task_defaults_or_the_weights_change(spec_path, tmp_path, monkeypatch):
     from pagoda_inverse.solvers import settings
 
     spec_path.write_text(spec_path.read_text().replace('labels = "inferred"', 'labels = "true"'))
@@ -222,6 +222,21 @@ def test_runner_recomputes_pagoda_when_the_task_defaults_change(spec_path, tmp_p
     monkeypatch.setattr(settings, "TASKS_TOML", changed)
     bench.run(spec, tmp_path / "out", tmp_path / "runs", only=["pagoda"], progress=False)
     assert log.read_text().count("\n") == 4  # the old records are stale: both batches computed again
+    # Retrained weights (another decoder file) make them stale too.
+    from pagoda_inverse import autoencoder
+
+    loaded = autoencoder.load
+
+    def retrained(name, device="cpu"):
+        model = loaded(name, device)
+        model.weights = {**model.weights, "decoders": ["0123456789abcdef", *model.weights["decoders"][1:]]}
+        return model
+
+    monkeypatch.setattr(autoencoder, "load", retrained)
+    bench.run(spec, tmp_path / "out", tmp_path / "runs", only=["pagoda"], progress=False)
+    assert log.read_text().count("\n") == 6
+    bench.run(spec, tmp_path / "out", tmp_path / "runs", only=["pagoda"], progress=False)
+    assert log.read_text().count("\n") == 6  # the same weights again: resumed, nothing computed
 
 
 @pytest.mark.slow

@@ -79,8 +79,9 @@ class PaGoDARow:
 
     @property
     def resolved(self) -> dict:
-        """The settings the row runs with, all defaults resolved (part of its records' key)."""
-        return {"settings": to_dict(self.settings)}
+        """The weights and the settings the row runs with, all defaults resolved (its records' key:
+        retrained weights make the old records stale)."""
+        return {"weights": self.model.weights, "settings": to_dict(self.settings)}
 
     @property
     def networks(self) -> tuple:
@@ -115,13 +116,14 @@ class PeerRow:
     """deepinv's DPS, DiffPIR or DDRM with an EDM teacher as prior (solvers/peers.py), given the true
     class or the null class."""
 
-    resolved: dict = {}
-
     def __init__(self, m: dict, device):
-        from ..teacher import load_teacher
+        from ..distill.latents import file_hash
+        from ..teacher import load_teacher, resolve
 
         self.kind, self.settings = m["method"], m.get("settings", {})
-        self.D = load_teacher(m.get("prior", "fmnist-peer-32"), device)
+        prior = m.get("prior", "fmnist-peer-32")
+        self.D = load_teacher(prior, device)
+        self.resolved = {"weights": file_hash(resolve(prior))}  # its records' key: a retrained prior makes them stale
         self.true_labels = m.get("labels", "true") == "true"
 
     @property
