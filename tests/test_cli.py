@@ -88,7 +88,7 @@ def test_sixteen_bit_and_bilevel(tmp_path):
     assert torch.equal(load_image(tmp_path / "one.png"), torch.tensor([[[0.0, 1.0]]]))
 
 
-def test_save_image_writes_alpha(tmp_path):
+def test_save_image_writes_alpha_and_refuses_nan(tmp_path):
     x, alpha = torch.rand(1, 3, 5).mul(255).round() / 255, torch.rand(1, 3, 5).mul(255).round() / 255
     save_image(x, tmp_path / "la.png", alpha)
     with Image.open(tmp_path / "la.png") as im:
@@ -101,6 +101,10 @@ def test_save_image_writes_alpha(tmp_path):
     with pytest.raises(ImageError, match="no alpha"):
         save_image(x, tmp_path / "a.jpg", alpha)
     assert not (tmp_path / "a.jpg").exists()
+    x[0, 1, 2] = float("nan")  # written, NaN would be a black pixel
+    with pytest.raises(ImageError, match="NaN"):
+        save_image(x, tmp_path / "nan.png")
+    assert not (tmp_path / "nan.png").exists()
 
 
 # ---- the commands ----

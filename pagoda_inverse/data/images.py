@@ -90,6 +90,8 @@ def save_image(x: torch.Tensor, path: str | Path, alpha: torch.Tensor | None = N
 
     path = Path(path)
     fmt = {".jpg": "JPEG", ".jpeg": "JPEG"}.get(path.suffix.lower(), "PNG")
+    if not torch.isfinite(x).all():  # NaN would be written as black: a wrong picture, silently
+        raise ImageError(f"{path}: the image has NaN or infinite values, so nothing was written; this is a bug, please report it")
     if alpha is not None:
         if tuple(alpha.shape) != (1, *x.shape[-2:]):
             raise ValueError(f"save_image: alpha must be (1, {x.shape[-2]}, {x.shape[-1]}), got {tuple(alpha.shape)}")
