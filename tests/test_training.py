@@ -135,3 +135,12 @@ def test_srnet_starts_as_bicubic_and_trains_from_the_cli(tmp_path):
     bad.write_text(cfg.read_text().replace("resolution = 32", "resolution = 30"))
     r = cli("train", "srnet", "--config", bad)
     assert r.returncode != 0 and "divisible by model.scale" in r.stderr and "Traceback" not in r.stderr
+    # Stopped part-way and resumed (its photo run spans working days), it ends as one run ends.
+    straight, split = (tmp_path / f"{name}.toml" for name in ("straight", "split"))
+    for path in (straight, split):
+        path.write_text(cfg.read_text().replace(str(tmp_path / "run"), str(tmp_path / path.stem)).replace("total_steps = 3", "total_steps = 5"))
+    assert cli("train", "srnet", "--config", straight).returncode == 0
+    assert cli("train", "srnet", "--config", split, "--total-steps", "2").returncode == 0
+    r = cli("train", "srnet", "--config", split, "--resume")
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert_same_tensors(tensors_of(tmp_path / "straight" / "final.safetensors"), tensors_of(tmp_path / "split" / "final.safetensors"))
