@@ -11,6 +11,7 @@ for seams, and checks every output is finite.
 """
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -73,9 +74,8 @@ def main():
         crops.append(torch.nn.functional.interpolate(x[..., s * 300 // 1024:s * 428 // 1024, s * 400 // 1024:s * 528 // 1024],
                                                      scale_factor=3, mode="nearest"))
     save_image(torch.cat(crops, -1)[0], args.figure)
-    result = {"command": "python benchmarks/photo_inference_speed.py " + " ".join(
-        f"--{k} {' '.join(map(str, v)) if isinstance(v, list) else v}" for k, v in vars(args).items()),
-              "threads": torch.get_num_threads(), "per_batch": parts, "astronaut": runs}
+    result = {"command": "python " + " ".join(sys.argv), "settings": vars(args), "threads": torch.get_num_threads(),
+              "per_batch": parts, "astronaut": runs}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
     print(f"wrote {args.out} and {args.figure}")
